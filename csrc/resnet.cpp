@@ -1,0 +1,333 @@
+#include "resnet.h"
+
+#include <mlx/io.h>
+#include <mlx/ops.h>
+#include <mlx/transforms.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+#include "errors.h"
+#include "wespeaker.h"
+
+namespace mx = mlx::core;
+
+namespace wespeaker {
+namespace {
+
+// wespeaker ResNet34: BasicBlocks per stage, their channels, and the stride of each stage's first block.
+constexpr int kStageBlocks[4] = {3, 4, 6, 3};
+constexpr int kStageChannels[4] = {32, 64, 128, 256};
+constexpr int kStageStrides[4] = {1, 2, 2, 2};
+constexpr int kStemChannels = 32;
+constexpr int kPooledBins = WESPEAKER_NUM_MEL_BINS / 8;                     // frequency after 3 stride-2 stages
+constexpr int kStatsDim = 2 * kStageChannels[3] * kPooledBins;              // mean and std: 5120
+constexpr int64_t kMaxFrames = int64_t(1) << 24;                            // ~46 hours of 10 ms frames
+constexpr int64_t kMaxElements = int64_t(1) << 31;                          // per input array
+
+std::string shape_str(const mx::Shape& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+// Takes tensors out of a loaded safetensors map, checking each against the architecture. The
+// network is assembled in a fixed order, so the first bad tensor reported is deterministic.
+class TensorTaker {
+ public:
+  TensorTaker(std::unordered_map<std::string, mx::array> tensors, std::string path, mx::Stream stream)
+      : tensors_(std::move(tensors)), path_(std::move(path)), stream_(stream) {}
+
+  mx::array take(const std::string& name, const mx::Shape& shape) {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) fail("missing tensor '" + name + "' (expected shape " + shape_str(shape) + ")");
+    mx::array a = it->second;
+    tensors_.erase(it);
+    if (a.shape() != shape) {
+      fail("tensor '" + name + "' has shape " + shape_str(a.shape()) + ", expected " + shape_str(shape));
+    }
+    if (a.dtype() != mx::float32 && a.dtype() != mx::float16 && a.dtype() != mx::bfloat16) {
+      fail("tensor '" + name + "' has a non-floating dtype; expected float32");
+    }
+    return a.dtype() == mx::float32 ? a : mx::astype(a, mx::float32, stream_);
+  }
+
+  Conv conv(const std::string& prefix, int out, int kernel, int in) {
+    return Conv{take(prefix + ".weight", {out, kernel, kernel, in}), take(prefix + ".bias", {out})};
+  }
+
+  // Anything not taken is a tensor this architecture does not have.
+  void expect_empty() {
+    if (tensors_.empty()) return;
+    std::map<std::string, mx::array> sorted(tensors_.begin(), tensors_.end());
+    fail("unexpected tensor '" + sorted.begin()->first + "' (" + std::to_string(tensors_.size()) +
+         " unexpected in all)");
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { throw FormatError(path_ + ": " + what); }
+
+ private:
+  std::unordered_map<std::string, mx::array> tensors_;
+  std::string path_;
+  mx::Stream stream_;
+};
+
+std::unordered_map<std::string, mx::array> read_safetensors(const std::string& path, mx::Stream stream) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw IoError(path + ": cannot open file (" + std::strerror(errno) + ")");
+  std::unordered_map<std::string, mx::array> tensors;
+  try {
+    // Reading from disk is a CPU operation whatever device the model computes on.
+    tensors = stream.device == mx::Device::cpu ? mx::load_safetensors(path, stream).first
+                                               : mx::load_safetensors(path, mx::Device::cpu).first;
+  } catch (const std::exception& e) {
+    throw FormatError(path + ": not a valid safetensors file: " + e.what());
+  }
+  return tensors;
+}
+
+[[noreturn]] void invalid(const std::string& what) { throw InvalidArgument(what); }
+
+int64_t halve(int64_t n) { return (n + 1) / 2; }  // a stride-2, pad-1 (or 1x1 pad-0) conv
+
+// Source index of PyTorch's F.interpolate(mode="nearest") on CPU, float arithmetic included.
+int64_t nearest_source(int64_t i, int64_t in_size, int64_t out_size) {
+  if (in_size == out_size) return i;
+  if (out_size == 2 * in_size) return i >> 1;
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  return std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * scale)), in_size - 1);
+}
+
+void validate(const EmbedRequest& r) {
+  if (!r.features) invalid("features is NULL");
+  if (!r.out) invalid("out is NULL");
+  if (r.batch < 1) invalid("batch must be at least 1, got " + std::to_string(r.batch));
+  if (r.frames < WESPEAKER_MIN_FRAMES || r.frames > kMaxFrames) {
+    invalid("frames must be in [" + std::to_string(WESPEAKER_MIN_FRAMES) + ", " + std::to_string(kMaxFrames) +
+            "], got " + std::to_string(r.frames) + " (at least 0.1 s of audio is needed)");
+  }
+  if (r.batch > kMaxElements / (r.frames * WESPEAKER_NUM_MEL_BINS)) {
+    invalid("batch x frames = " + std::to_string(r.batch) + " x " + std::to_string(r.frames) + " is too large");
+  }
+  for (int64_t b = 0; r.lengths && b < r.batch; ++b) {
+    if (r.lengths[b] < WESPEAKER_MIN_FRAMES || r.lengths[b] > r.frames) {
+      invalid("lengths[" + std::to_string(b) + "] must be in [" + std::to_string(WESPEAKER_MIN_FRAMES) + ", " +
+              std::to_string(r.frames) + "], got " + std::to_string(r.lengths[b]));
+    }
+  }
+  for (int64_t b = 0; b < r.batch; ++b) {
+    const int64_t valid = r.lengths ? r.lengths[b] : r.frames;
+    const float* item = r.features + b * r.frames * WESPEAKER_NUM_MEL_BINS;
+    for (int64_t k = 0; k < valid * WESPEAKER_NUM_MEL_BINS; ++k) {
+      if (!std::isfinite(item[k])) {
+        invalid("features[" + std::to_string(b) + ", " + std::to_string(k / WESPEAKER_NUM_MEL_BINS) + ", " +
+                std::to_string(k % WESPEAKER_NUM_MEL_BINS) + "] is " + (std::isnan(item[k]) ? "NaN" : "infinite"));
+      }
+    }
+  }
+  if (!r.weights) return;
+  if (r.num_masks < 1 || r.num_masks > 1024) {
+    invalid("num_masks must be in [1, 1024], got " + std::to_string(r.num_masks));
+  }
+  if (r.weight_frames < 1 || r.weight_frames > kMaxFrames ||
+      r.batch * r.num_masks > kMaxElements / r.weight_frames) {
+    invalid("weight_frames must be in [1, " + std::to_string(kMaxFrames) + "] (and the weights array of sane size), got " +
+            std::to_string(r.weight_frames));
+  }
+  for (int64_t row = 0; row < r.batch * r.num_masks; ++row) {
+    const float* w = r.weights + row * r.weight_frames;
+    double total = 0;
+    for (int64_t t = 0; t < r.weight_frames; ++t) {
+      if (!std::isfinite(w[t]) || w[t] < 0) {
+        invalid("weights[" + std::to_string(row / r.num_masks) + ", " + std::to_string(row % r.num_masks) + ", " +
+                std::to_string(t) + "] must be finite and >= 0, got " + std::to_string(w[t]));
+      }
+      total += w[t];
+    }
+    if (total <= 0) {
+      invalid("weights[" + std::to_string(row / r.num_masks) + ", " + std::to_string(row % r.num_masks) +
+              "] are all zero: there is nothing to pool");
+    }
+  }
+}
+
+}  // namespace
+
+ResNet34::ResNet34(const std::string& path, mx::Stream stream)
+    : stream_(stream),
+      conv1_{mx::array(0.0f), mx::array(0.0f)},
+      embedding_weight_t_(mx::array(0.0f)),
+      embedding_bias_(mx::array(0.0f)) {
+  TensorTaker taker(read_safetensors(path, stream_), path, stream_);
+  conv1_ = taker.conv("conv1", kStemChannels, 3, 1);
+  int in = kStemChannels;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int out = kStageChannels[stage];
+    for (int b = 0; b < kStageBlocks[stage]; ++b) {
+      const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
+      const int stride = b == 0 ? kStageStrides[stage] : 1;
+      BasicBlock block{taker.conv(prefix + "conv1", out, 3, in), taker.conv(prefix + "conv2", out, 3, out),
+                       std::nullopt, stride};
+      if (stride != 1 || in != out) block.shortcut = taker.conv(prefix + "shortcut", out, 1, in);
+      blocks_.push_back(std::move(block));
+      in = out;
+    }
+  }
+  mx::array embedding_weight = taker.take("embedding.weight", {WESPEAKER_EMBEDDING_DIM, kStatsDim});
+  embedding_bias_ = taker.take("embedding.bias", {WESPEAKER_EMBEDDING_DIM});
+  taker.expect_empty();
+  embedding_weight_t_ = mx::contiguous(mx::transpose(embedding_weight, stream_), false, stream_);
+
+  // Materialise now: a file that cannot be read fails here, not in the first embed.
+  std::vector<mx::array> all{conv1_.weight, conv1_.bias, embedding_weight_t_, embedding_bias_};
+  for (const auto& block : blocks_) {
+    for (const Conv* c : {&block.conv1, &block.conv2, block.shortcut ? &*block.shortcut : nullptr}) {
+      if (!c) continue;
+      all.push_back(c->weight);
+      all.push_back(c->bias);
+    }
+  }
+  try {
+    mx::eval(all);
+  } catch (const std::exception& e) {
+    throw FormatError(path + ": cannot read tensor data: " + e.what());
+  }
+  for (const auto& a : all) {
+    if (!mx::all(mx::isfinite(a, stream_), stream_).item<bool>()) {
+      throw FormatError(path + ": a tensor holds NaN or infinite values");
+    }
+  }
+}
+
+mx::array ResNet34::conv(const mx::array& x, const Conv& c, int stride) const {
+  const int pad = c.weight.shape(1) / 2;
+  return mx::add(mx::conv2d(x, c.weight, {stride, stride}, {pad, pad}, {1, 1}, 1, stream_), c.bias, stream_);
+}
+
+mx::array ResNet34::relu(const mx::array& x) const { return mx::maximum(x, mx::array(0.0f), stream_); }
+
+// x: [B, 80 (frequency), T (time), 1]. masks, when given, hold per time resolution the [B, 1, T_l, 1]
+// validity of each item's frames: zeroing what lies past an item's end after every layer makes
+// each padded item compute exactly what its unpadded clip would (convolutions pad with zeros).
+mx::array ResNet34::trunk(mx::array x, const std::vector<mx::array>& masks) const {
+  size_t level = 0;
+  auto masked = [&](const mx::array& a) { return masks.empty() ? a : mx::multiply(a, masks[level], stream_); };
+  x = masked(relu(conv(x, conv1_, 1)));
+  for (const auto& block : blocks_) {
+    if (block.stride != 1) ++level;
+    mx::array out = masked(relu(conv(x, block.conv1, block.stride)));
+    out = conv(out, block.conv2, 1);
+    out = mx::add(out, block.shortcut ? conv(x, *block.shortcut, block.stride) : x, stream_);
+    x = masked(relu(out));
+  }
+  return x;
+}
+
+void ResNet34::embed(const EmbedRequest& r) {
+  validate(r);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t B = r.batch, T = r.frames, F = WESPEAKER_NUM_MEL_BINS;
+  const int64_t S = r.weights ? r.num_masks : 1;
+
+  // Per item, valid frames at each of the four time resolutions of the trunk.
+  std::vector<std::array<int64_t, 4>> valid(B);
+  bool padded = false;
+  for (int64_t b = 0; b < B; ++b) {
+    valid[b][0] = r.lengths ? r.lengths[b] : T;
+    for (int l = 1; l < 4; ++l) valid[b][l] = halve(valid[b][l - 1]);
+    padded = padded || valid[b][0] != T;
+  }
+  std::array<int64_t, 4> steps{T, halve(T), halve(halve(T)), halve(halve(halve(T)))};
+  const int64_t T3 = steps[3];
+
+  // [B, T, 80] -> [B, 80, T, 1], padding zeroed whatever the caller left there.
+  std::vector<float> input(B * F * T, 0.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < valid[b][0]; ++t) {
+      const float* row = r.features + (b * T + t) * F;
+      for (int64_t m = 0; m < F; ++m) input[(b * F + m) * T + t] = row[m];
+    }
+  }
+  std::vector<mx::array> masks;
+  if (padded) {
+    for (int l = 0; l < 4; ++l) {
+      std::vector<float> m(B * steps[l], 0.0f);
+      for (int64_t b = 0; b < B; ++b) std::fill_n(m.begin() + b * steps[l], valid[b][l], 1.0f);
+      masks.emplace_back(m.begin(), mx::Shape{int(B), 1, int(steps[l]), 1});
+    }
+  }
+
+  // Pooling weights per (item, mask) over the trunk's frames, and the normalisers that turn the
+  // weighted sums into wespeaker's TSTP (plain) or pyannote's StatsPool (weighted) statistics.
+  std::vector<float> pool(B * S * T3, 0.0f), mean_div(B * S), var_div(B * S), var_eps(B * S);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = valid[b][3];
+    for (int64_t s = 0; s < S; ++s) {
+      float* p = pool.data() + (b * S + s) * T3;
+      const int64_t k = b * S + s;
+      if (!r.weights) {
+        std::fill_n(p, n, 1.0f);
+        mean_div[k] = float(n);
+        var_div[k] = float(n - 1);
+        var_eps[k] = 1e-7f;
+        continue;
+      }
+      const float* w = r.weights + k * r.weight_frames;
+      float v1 = 0, v2 = 0;
+      for (int64_t t = 0; t < n; ++t) {
+        p[t] = w[nearest_source(t, r.weight_frames, n)];
+        v1 += p[t];
+        v2 += p[t] * p[t];
+      }
+      if (v1 <= 0) {
+        invalid("weights[" + std::to_string(b) + ", " + std::to_string(s) +
+                "] are zero on every frame the trunk keeps: there is nothing to pool");
+      }
+      v1 += 1e-8f;
+      mean_div[k] = v1;
+      var_div[k] = v1 - v2 / v1 + 1e-8f;
+      var_eps[k] = 0.0f;
+    }
+  }
+
+  const int iB = int(B), iS = int(S), iT = int(T);
+  mx::array x(input.begin(), {iB, int(F), iT, 1});
+  x = trunk(x, masks);  // [B, 10, T3, 256]
+  const int C = x.shape(3), Fp = x.shape(1);
+  // [B, T3, C * F'] in PyTorch's (C, F') flattening order.
+  mx::array frames = mx::reshape(mx::transpose(x, {0, 2, 3, 1}, stream_), {iB, int(T3), C * Fp}, stream_);
+  mx::array p(pool.begin(), {iB, iS, int(T3)});
+  auto per_row = [&](const std::vector<float>& v) { return mx::array(v.begin(), {iB, iS, 1}); };
+  mx::array mean = mx::divide(mx::matmul(p, frames, stream_), per_row(mean_div), stream_);  // [B, S, C*F']
+  mx::array dev = mx::square(
+      mx::subtract(mx::expand_dims(frames, 1, stream_), mx::expand_dims(mean, 2, stream_), stream_), stream_);
+  mx::array sq = mx::squeeze(mx::matmul(mx::expand_dims(p, 2, stream_), dev, stream_), 2, stream_);
+  mx::array stdev = mx::sqrt(mx::add(mx::divide(sq, per_row(var_div), stream_), per_row(var_eps), stream_), stream_);
+  mx::array stats = mx::concatenate({mean, stdev}, 2, stream_);  // [B, S, 5120]
+  mx::array emb = mx::add(mx::matmul(stats, embedding_weight_t_, stream_), embedding_bias_, stream_);
+  if (!r.raw) {
+    emb = mx::divide(emb, mx::sqrt(mx::sum(mx::square(emb, stream_), -1, true, stream_), stream_), stream_);
+  }
+  emb = mx::contiguous(emb, false, stream_);
+  mx::eval(emb);
+
+  const float* result = emb.data<float>();
+  const int64_t count = B * S * WESPEAKER_EMBEDDING_DIM;
+  for (int64_t k = 0; k < count; ++k) {
+    if (!std::isfinite(result[k])) {
+      const int64_t row = k / WESPEAKER_EMBEDDING_DIM;
+      throw std::runtime_error("embedding of item " + std::to_string(row / S) + (r.weights ? ", mask " +
+                               std::to_string(row % S) : std::string()) +
+                               " is not finite (its raw norm is zero or the features overflow the network)");
+    }
+  }
+  std::memcpy(r.out, result, count * sizeof(float));
+}
+
+}  // namespace wespeaker

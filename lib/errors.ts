@@ -1,0 +1,38 @@
+/**
+ * What went wrong, as a stable string callers can branch on.
+ *
+ * - `invalid-argument`: a value the caller passed is out of range (shape, sample rate, NaN samples…).
+ * - `audio-too-short`: the audio holds fewer samples or frames than the model needs.
+ * - `invalid-wav`: a WAV file is corrupt, truncated or in an unsupported encoding.
+ * - `invalid-weights`: a weights file is not the expected safetensors layout (key, shape, dtype, size).
+ * - `io`: a file could not be read or written.
+ * - `library-not-found`: the native library could not be located or opened.
+ * - `closed`: the model was used after `close()`.
+ * - `native`: the native library reported an internal failure.
+ */
+export type WeSpeakerErrorCode =
+  | "invalid-argument"
+  | "audio-too-short"
+  | "invalid-wav"
+  | "invalid-weights"
+  | "io"
+  | "library-not-found"
+  | "closed"
+  | "native";
+
+/** The one error type this library throws; `code` says which kind of failure it is. */
+export class WeSpeakerError extends Error {
+  /** Machine-readable kind of failure. */
+  readonly code: WeSpeakerErrorCode;
+
+  /**
+   * @param code kind of failure
+   * @param message human-readable text naming the offending file, key, shape or value
+   * @param options `cause` carries the underlying error, when there is one
+   */
+  constructor(code: WeSpeakerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WeSpeakerError";
+    this.code = code;
+  }
+}

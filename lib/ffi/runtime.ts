@@ -1,0 +1,131 @@
+/**
+ * Every difference between Deno's and Bun's FFI lives in this file. The rest of the library sees
+ * one `NativeSymbols` object whose functions take TypedArrays and opaque handles.
+ */
+import { type NeutralType, symbols } from "./symbols.ts";
+
+/** An opaque native pointer: a `Deno.PointerObject` under Deno, a number under Bun. */
+export type Handle = { readonly __brand: "wespeaker.Handle" };
+
+/** The functions of {@link symbols}, as the rest of the library calls them. */
+export interface NativeSymbols {
+  wespeaker_abi_version(): number;
+  wespeaker_version(): string;
+  wespeaker_model_load(path: Uint8Array, out: BigUint64Array, err: Uint8Array, errSize: number): number;
+  wespeaker_embed(
+    model: Handle,
+    features: Float32Array,
+    batch: number,
+    frames: number,
+    lengths: BigInt64Array | null,
+    weights: Float32Array | null,
+    numMasks: number,
+    weightFrames: number,
+    flags: number,
+    out: Float32Array,
+    err: Uint8Array,
+    errSize: number,
+  ): number;
+  wespeaker_model_free(model: Handle): void;
+}
+
+/** An opened native library. */
+export interface OpenedLibrary {
+  symbols: NativeSymbols;
+  /** Turns the address a `wespeaker_model**` out-parameter received into a handle. */
+  handleFromAddress(address: bigint): Handle;
+  close(): void;
+}
+
+interface BunFfi {
+  dlopen(
+    path: string,
+    defs: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
+}
+
+const bunTypes: Record<NeutralType, string> = {
+  void: "void",
+  u32: "u32",
+  i32: "i32",
+  i64: "i64",
+  usize: "u64",
+  buffer: "ptr",
+  handle: "ptr",
+  cstring: "cstring",
+};
+
+const denoTypes: Record<NeutralType, Deno.NativeType | Deno.NativeResultType> = {
+  void: "void",
+  u32: "u32",
+  i32: "i32",
+  i64: "i64",
+  usize: "usize",
+  buffer: "buffer",
+  handle: "pointer",
+  cstring: "pointer",
+};
+
+/** Which JavaScript runtime is running this code. */
+export const runtime: "deno" | "bun" | "other" = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+  ? "deno"
+  : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+  ? "bun"
+  : "other";
+
+// A non-literal specifier keeps Deno's type checker from trying to resolve Bun's built-in module.
+const bunFfiSpecifier = "bun:ffi";
+const bunFfi: BunFfi | null = runtime === "bun" ? await import(bunFfiSpecifier) : null;
+
+/** The shared-library file name of libwespeaker on this platform. */
+export function libraryFileName(): string {
+  const os = runtime === "deno" ? Deno.build.os : (globalThis as { process?: { platform: string } }).process?.platform;
+  if (os === "darwin") return "libwespeaker.dylib";
+  if (os === "windows" || os === "win32") return "wespeaker.dll";
+  return "libwespeaker.so";
+}
+
+function openDeno(path: string): OpenedLibrary {
+  const defs: Record<string, Deno.ForeignFunction> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    defs[name] = {
+      parameters: def.parameters.map((t) => denoTypes[t] as Deno.NativeType),
+      result: denoTypes[def.result],
+    };
+  }
+  const lib = Deno.dlopen(path, defs);
+  const raw = lib.symbols as Record<string, (...args: unknown[]) => unknown>;
+  const version = raw.wespeaker_version;
+  return {
+    symbols: {
+      ...raw,
+      wespeaker_version: () => Deno.UnsafePointerView.getCString(version() as Deno.PointerObject),
+    } as unknown as NativeSymbols,
+    handleFromAddress: (address) => Deno.UnsafePointer.create(address) as unknown as Handle,
+    close: () => lib.close(),
+  };
+}
+
+function openBun(path: string): OpenedLibrary {
+  const defs: Record<string, { args: string[]; returns: string }> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    defs[name] = { args: def.parameters.map((t) => bunTypes[t]), returns: bunTypes[def.result] };
+  }
+  const lib = bunFfi!.dlopen(path, defs);
+  const version = lib.symbols.wespeaker_version;
+  return {
+    symbols: {
+      ...lib.symbols,
+      wespeaker_version: () => String(version()),
+    } as unknown as NativeSymbols,
+    handleFromAddress: (address) => Number(address) as unknown as Handle,
+    close: () => lib.close(),
+  };
+}
+
+/** Opens a shared library and binds {@link symbols}. Throws the runtime's own error on failure. */
+export function openLibrary(path: string): OpenedLibrary {
+  if (runtime === "deno") return openDeno(path);
+  if (runtime === "bun") return openBun(path);
+  throw new Error("libwespeaker needs Deno or Bun (their FFI); this runtime has neither");
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// One-time (idempotent) set-up: fetch the pinned MLX wheel and build libwespeaker.
+// Runs under plain Node so that a fresh machine needs nothing but node, python3,
+// cmake and a C++ compiler. Everything it writes stays in .cache/ and build/.
+//
+// Environment:
+//   MLX_DIR              use this MLX install (a prefix holding share/cmake/MLX, or that folder)
+//   WESPEAKER_PYPI_SIMPLE  PEP 691 simple index to fetch the wheel from (default: PyPI)
+//   WESPEAKER_BUILD_TYPE   CMake build type (default: Release)
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { arch, platform } from "node:os";
+
+const MLX_VERSION = "0.32.4";
+const root = resolve(import.meta.dirname, "..");
+const cacheDir = join(root, ".cache");
+const buildDir = join(root, "build");
+
+function log(msg) {
+  process.stderr.write(`[setup] ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  log(`${cmd} ${args.join(" ")}`);
+  execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+}
+
+/** Which wheel holds libmlx for this machine: the CPU build on Linux, Metal on macOS. */
+function wheelSpec() {
+  const cpu = { x64: "x86_64", arm64: "aarch64" }[arch()];
+  if (platform() === "linux" && cpu) return { pkg: "mlx-cpu", tag: `manylinux_2_35_${cpu}` };
+  if (platform() === "darwin" && arch() === "arm64") return { pkg: "mlx-metal", tag: "macosx" };
+  throw new Error(
+    `no MLX wheel for ${platform()}/${arch()}: build MLX yourself and set MLX_DIR to its install prefix`,
+  );
+}
+
+async function fetchWheel() {
+  const { pkg, tag } = wheelSpec();
+  const dest = join(cacheDir, `${pkg}-${MLX_VERSION}`);
+  if (existsSync(join(dest, "mlx", "share", "cmake", "MLX", "MLXConfig.cmake"))) return dest;
+
+  const index = process.env.WESPEAKER_PYPI_SIMPLE ?? "https://pypi.org/simple";
+  const listing = await fetch(`${index}/${pkg}/`, {
+    headers: { Accept: "application/vnd.pypi.simple.v1+json" },
+  });
+  if (!listing.ok) throw new Error(`${index}/${pkg}/ answered HTTP ${listing.status}`);
+  const { files } = await listing.json();
+  const file = files.find((f) =>
+    f.filename.startsWith(`${pkg.replace("-", "_")}-${MLX_VERSION}-`) && f.filename.includes(tag) &&
+    f.filename.endsWith(".whl")
+  );
+  if (!file) throw new Error(`${pkg}==${MLX_VERSION} has no wheel for ${tag} on ${index}`);
+
+  log(`downloading ${file.filename}`);
+  const res = await fetch(file.url);
+  if (!res.ok) throw new Error(`${file.url} answered HTTP ${res.status}`);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  if (sha !== file.hashes.sha256) {
+    throw new Error(`${file.filename}: sha256 ${sha} does not match the index's ${file.hashes.sha256}`);
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const whl = join(cacheDir, file.filename);
+  writeFileSync(whl, bytes);
+  // Unpack next to the destination and rename, so an interrupted set-up never leaves half a tree.
+  const tmp = `${dest}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  run("python3", ["-m", "zipfile", "-e", whl, tmp]);
+  rmSync(dest, { recursive: true, force: true });
+  renameSync(tmp, dest);
+  rmSync(whl);
+  return dest;
+}
+
+function mlxCmakeDir(prefix) {
+  for (const dir of [prefix, join(prefix, "share", "cmake", "MLX"), join(prefix, "mlx", "share", "cmake", "MLX")]) {
+    if (existsSync(join(dir, "MLXConfig.cmake"))) return dir;
+  }
+  throw new Error(`MLX_DIR=${prefix} holds no MLXConfig.cmake (looked in it, share/cmake/MLX and mlx/share/cmake/MLX)`);
+}
+
+async function main() {
+  const mlxDir = mlxCmakeDir(process.env.MLX_DIR ?? (await fetchWheel()));
+  const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
+  const configured = join(buildDir, "CMakeCache.txt");
+  const stamp = `${mlxDir}|${buildType}`;
+  const stampFile = join(buildDir, ".setup-stamp");
+  if (!existsSync(configured) || !existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
+    run("cmake", ["-S", root, "-B", buildDir, `-DCMAKE_BUILD_TYPE=${buildType}`, `-DMLX_DIR=${mlxDir}`]);
+    writeFileSync(stampFile, stamp);
+  }
+  run("cmake", ["--build", buildDir, "--parallel"]);
+}
+
+main().catch((err) => {
+  process.stderr.write(`[setup] failed: ${err.message}\n`);
+  process.exit(1);
+});
