@@ -1,0 +1,113 @@
+/**
+ * Command-line interface, identical under Deno (`deno task cli …`) and Bun (`bun run cli …`).
+ *
+ * @module
+ */
+import process from "node:process";
+import { WeSpeakerError } from "./errors.ts";
+import { nativeVersion } from "./ffi/library.ts";
+import { WeSpeakerModel } from "./model.ts";
+
+const USAGE = `usage: wespeaker <command> [options]
+
+commands:
+  embed --weights PATH [--json] FILE...   embed each WAV file; with --json, one JSON object per line:
+                                          {"file": "<path as given>", "embedding": [256 numbers]}
+                                          (otherwise: the path, a tab, then 256 space-separated numbers)
+  similarity --weights PATH A B           print the cosine similarity of two WAV files' embeddings
+  version                                 print the library and MLX versions`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  flags: Map<string, string | true>;
+  positional: string[];
+}
+
+function parse(args: string[], valued: string[], switches: string[]): Parsed {
+  const flags = new Map<string, string | true>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    if (switches.includes(name) && inline === undefined) flags.set(name, true);
+    else if (valued.includes(name)) {
+      const value = inline ?? args[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else throw new UsageError(`unknown option ${arg}`);
+  }
+  return { flags, positional };
+}
+
+async function withModel<T>(parsed: Parsed, body: (model: WeSpeakerModel) => Promise<T>): Promise<T> {
+  const weights = parsed.flags.get("weights");
+  if (typeof weights !== "string") throw new UsageError("--weights PATH is required");
+  using model = await WeSpeakerModel.load(weights);
+  return await body(model);
+}
+
+function print(line: string): void {
+  process.stdout.write(line + "\n");
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "embed": {
+      const parsed = parse(rest, ["weights"], ["json"]);
+      if (parsed.positional.length === 0) throw new UsageError("embed needs at least one FILE");
+      await withModel(parsed, async (model) => {
+        for (const file of parsed.positional) {
+          const embedding = Array.from(await model.embedFile(file));
+          print(parsed.flags.has("json") ? JSON.stringify({ file, embedding }) : `${file}\t${embedding.join(" ")}`);
+        }
+      });
+      return;
+    }
+    case "similarity": {
+      const parsed = parse(rest, ["weights"], []);
+      if (parsed.positional.length !== 2) throw new UsageError("similarity needs exactly two files: A B");
+      await withModel(parsed, async (model) => {
+        const [a, b] = parsed.positional;
+        print(String(WeSpeakerModel.cosineSimilarity(await model.embedFile(a), await model.embedFile(b))));
+      });
+      return;
+    }
+    case "version":
+      print(nativeVersion());
+      return;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      print(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+/** Runs the CLI with the given arguments and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await run(argv);
+    return 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // One line on stderr: multi-line messages (the library search list) are joined.
+    const hint = err instanceof UsageError ? " (run 'wespeaker help' for usage)" : "";
+    process.stderr.write(`wespeaker: ${message.replace(/\s*\n\s*/g, "; ")}${hint}\n`);
+    return err instanceof UsageError ? 2 : err instanceof WeSpeakerError ? 1 : 70;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

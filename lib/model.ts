@@ -1,0 +1,249 @@
+/**
+ * `WeSpeakerModel`: speaker embeddings from audio, through libwespeaker.
+ */
+import { loadAudio, toModelRate } from "./audio.ts";
+import { type BatchPlanOptions, planBatches } from "./batching.ts";
+import { WeSpeakerError } from "./errors.ts";
+import { type Fbank, fbank } from "./fbank.ts";
+import { embedNative, freeModel, loadModel } from "./ffi/library.ts";
+import type { Handle } from "./ffi/runtime.ts";
+import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./ffi/symbols.ts";
+
+/** Options shared by the embedding methods. */
+export interface EmbedOptions {
+  /** Return the raw output of the final Linear layer instead of the L2-normalised embedding. */
+  raw?: boolean;
+}
+
+/** Options of {@link WeSpeakerModel.embedBatch}. */
+export interface EmbedBatchOptions extends EmbedOptions, BatchPlanOptions {}
+
+/** Options of {@link WeSpeakerModel.embedFeatures}. */
+export interface EmbedFeaturesOptions extends EmbedOptions {
+  /**
+   * Per-frame weights for weighted statistics pooling (pyannote's StatsPool), `numMasks` rows of
+   * `weights.length / numMasks` values each. A row spans the whole clip at any resolution and is
+   * resampled to the network's frame rate by nearest neighbour. Values must be finite and >= 0,
+   * and each row needs a positive total.
+   */
+  weights?: Float32Array;
+  /** Number of weight rows (default 1); one embedding is returned per row. */
+  numMasks?: number;
+}
+
+// Frees native handles whose model was garbage-collected without close().
+const leaked = new FinalizationRegistry<Handle>((handle) => freeModel(handle));
+
+/**
+ * A loaded WeSpeaker ResNet34-LM model.
+ *
+ * ```ts
+ * using model = await WeSpeakerModel.load("model.safetensors");
+ * const a = model.embed(samplesA, 16000);
+ * const b = model.embed(samplesB, 44100);
+ * console.log(WeSpeakerModel.cosineSimilarity(a, b));
+ * ```
+ *
+ * A model is not safe for concurrent use from several threads of JavaScript (Workers): give
+ * each Worker its own model.
+ */
+export class WeSpeakerModel implements Disposable {
+  #handle: Handle | null;
+  readonly #path: string;
+
+  private constructor(handle: Handle, path: string) {
+    this.#handle = handle;
+    this.#path = path;
+    leaked.register(this, handle, this);
+  }
+
+  /**
+   * Loads weights from a `.safetensors` file in the layout of the MLX WeSpeaker ResNet34-LM
+   * weights (BatchNorm fused). Every tensor is checked and read here.
+   *
+   * @throws {WeSpeakerError} `io` if the file cannot be read, `invalid-weights` naming the first
+   * missing, unexpected or mis-shaped tensor or a truncated file, `library-not-found`.
+   */
+  static load(path: string): Promise<WeSpeakerModel> {
+    try {
+      return Promise.resolve(new WeSpeakerModel(loadModel(path), path));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The weights file this model was loaded from. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Whether {@link close} has been called. */
+  get closed(): boolean {
+    return this.#handle === null;
+  }
+
+  /**
+   * Embeds one clip.
+   *
+   * @param samples mono samples in [-1, 1]
+   * @param sampleRate their rate in Hz; other rates than 16000 are resampled (band-limited)
+   * @returns a 256-dimensional embedding, L2-normalised unless `raw` is set
+   * @throws {WeSpeakerError} `invalid-argument` (bad rate, NaN/Inf samples), `audio-too-short`
+   * (less than 0.1 s), `closed`
+   */
+  embed(samples: Float32Array, sampleRate: number, options: EmbedOptions = {}): Float32Array {
+    return this.#run([this.#features(samples, sampleRate)], options.raw)[0];
+  }
+
+  /**
+   * Embeds several clips, grouping clips of similar length into one native call. Each result is
+   * what {@link embed} gives for that clip alone.
+   *
+   * @returns one embedding per clip, in the order given
+   */
+  embedBatch(clips: readonly Float32Array[], sampleRate: number, options: EmbedBatchOptions = {}): Float32Array[] {
+    this.#live();
+    const features = clips.map((clip, i) => {
+      try {
+        return this.#features(clip, sampleRate);
+      } catch (err) {
+        if (err instanceof WeSpeakerError) {
+          throw new WeSpeakerError(err.code, `clip ${i}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    });
+    const results = new Array<Float32Array>(clips.length);
+    for (const group of planBatches(features.map((f) => f.frames), options)) {
+      const embeddings = this.#run(group.map((i) => features[i]), options.raw);
+      group.forEach((clip, k) => results[clip] = embeddings[k]);
+    }
+    return results;
+  }
+
+  /**
+   * Reads a WAV file (any PCM or float encoding, any channel count, any rate) and embeds it;
+   * the same result as {@link embed} on its samples.
+   */
+  async embedFile(path: string, options: EmbedOptions = {}): Promise<Float32Array> {
+    this.#live();
+    const audio = await loadAudio(path);
+    return this.embed(audio.samples, audio.sampleRate, options);
+  }
+
+  /**
+   * Embeds precomputed fbank features (see {@link fbank}), optionally with per-frame weights.
+   *
+   * @returns `numMasks` embeddings of 256 values back to back (one when no weights are given)
+   */
+  embedFeatures(features: Fbank, options: EmbedFeaturesOptions = {}): Float32Array {
+    this.#live();
+    checkFeatures(features);
+    if (!options.weights) return this.#run([features], options.raw)[0];
+    const numMasks = options.numMasks ?? 1;
+    const { weights } = options;
+    if (!Number.isInteger(numMasks) || numMasks < 1 || weights.length % numMasks !== 0 || weights.length === 0) {
+      throw new WeSpeakerError(
+        "invalid-argument",
+        `weights hold ${weights.length} values, not a whole number of rows for numMasks = ${numMasks}`,
+      );
+    }
+    return embedNative(this.#live(), {
+      features: features.data,
+      batch: 1,
+      frames: features.frames,
+      weights,
+      numMasks,
+      weightFrames: weights.length / numMasks,
+      raw: options.raw,
+    });
+  }
+
+  /**
+   * Cosine similarity of two embeddings, in [-1, 1].
+   *
+   * @throws {WeSpeakerError} `invalid-argument` if the lengths differ or either vector is zero or
+   * not finite
+   */
+  static cosineSimilarity(a: Float32Array, b: Float32Array): number {
+    if (a.length !== b.length || a.length === 0) {
+      throw new WeSpeakerError("invalid-argument", `embeddings differ in length: ${a.length} vs ${b.length}`);
+    }
+    let dot = 0, na = 0, nb = 0;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
+    }
+    if (!(na > 0 && nb > 0 && Number.isFinite(dot + na + nb))) {
+      throw new WeSpeakerError("invalid-argument", "cosine similarity needs two non-zero, finite vectors");
+    }
+    return dot / Math.sqrt(na * nb);
+  }
+
+  /** Frees the native model. Idempotent; any later call on this model throws `closed`. */
+  close(): void {
+    if (this.#handle === null) return;
+    const handle = this.#handle;
+    this.#handle = null;
+    leaked.unregister(this);
+    freeModel(handle);
+  }
+
+  /** Same as {@link close}, for `using model = …`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): Handle {
+    if (this.#handle === null) {
+      throw new WeSpeakerError("closed", `model ${this.#path} is closed: load it again to keep embedding`);
+    }
+    return this.#handle;
+  }
+
+  #features(samples: Float32Array, sampleRate: number): Fbank {
+    this.#live();
+    const features = fbank(toModelRate(samples, sampleRate));
+    if (features.frames < MIN_FRAMES) {
+      throw new WeSpeakerError(
+        "audio-too-short",
+        `audio gives ${features.frames} fbank frames; the model needs at least ${MIN_FRAMES} (0.1 s at 16 kHz)`,
+      );
+    }
+    return features;
+  }
+
+  // One native call for items of possibly different lengths: padded to the longest, with lengths.
+  #run(items: Fbank[], raw = false): Float32Array[] {
+    const handle = this.#live();
+    const frames = Math.max(...items.map((f) => f.frames));
+    let data = items[0].data;
+    let lengths: BigInt64Array | undefined;
+    if (items.length > 1) {
+      data = new Float32Array(items.length * frames * NUM_MEL_BINS);
+      items.forEach((f, b) => data.set(f.data, b * frames * NUM_MEL_BINS));
+      if (items.some((f) => f.frames !== frames)) lengths = BigInt64Array.from(items, (f) => BigInt(f.frames));
+    }
+    const out = embedNative(handle, { features: data, batch: items.length, frames, lengths, raw });
+    return items.map((_, b) => out.slice(b * EMBEDDING_DIM, (b + 1) * EMBEDDING_DIM));
+  }
+}
+
+function checkFeatures(features: Fbank): void {
+  if (!(features?.data instanceof Float32Array) || features.bins !== NUM_MEL_BINS) {
+    throw new WeSpeakerError("invalid-argument", `features must be an fbank result with ${NUM_MEL_BINS} bins`);
+  }
+  if (!Number.isInteger(features.frames) || features.data.length !== features.frames * NUM_MEL_BINS) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `features hold ${features.data.length} values, not frames (${features.frames}) x ${NUM_MEL_BINS}`,
+    );
+  }
+  if (features.frames < MIN_FRAMES) {
+    throw new WeSpeakerError(
+      "audio-too-short",
+      `features have ${features.frames} frames; the model needs at least ${MIN_FRAMES}`,
+    );
+  }
+}

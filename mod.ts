@@ -1,0 +1,29 @@
+/**
+ * Speaker embeddings for Deno and Bun: WeSpeaker ResNet34-LM through libwespeaker, a small C
+ * library over MLX, with a Kaldi-exact fbank front end and WAV input in TypeScript.
+ *
+ * ```ts
+ * import { WeSpeakerModel } from "jsr:@x/wespeaker";
+ *
+ * using model = await WeSpeakerModel.load("wespeaker-resnet34-lm.safetensors");
+ * const a = await model.embedFile("alice.wav");
+ * const b = await model.embedFile("bob.wav");
+ * console.log(WeSpeakerModel.cosineSimilarity(a, b));
+ * ```
+ *
+ * @module
+ */
+export {
+  type EmbedBatchOptions,
+  type EmbedFeaturesOptions,
+  type EmbedOptions,
+  WeSpeakerModel,
+} from "./lib/model.ts";
+export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/fbank.ts";
+export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/wav.ts";
+export { resample } from "./lib/resample.ts";
+export { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
+export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
+export { type BatchPlanOptions } from "./lib/batching.ts";
+export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/ffi/library.ts";
+export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/ffi/symbols.ts";
