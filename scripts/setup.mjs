@@ -5,6 +5,7 @@
 //
 // Environment:
 //   MLX_DIR              use this MLX install (a prefix holding share/cmake/MLX, or that folder)
+//   WESPEAKER_MLX_PACKAGE  MLX wheel to fetch (default mlx-cpu on Linux, mlx-metal on macOS)
 //   WESPEAKER_PYPI_SIMPLE  PEP 691 simple index to fetch the wheel from (default: PyPI)
 //   WESPEAKER_BUILD_TYPE   CMake build type (default: Release)
 //   WESPEAKER_BLAS         auto | openblas | bundled (Linux): see CMakeLists.txt
@@ -14,7 +15,7 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { arch, platform } from "node:os";
+import { arch, platform, release } from "node:os";
 
 const MLX_VERSION = "0.32.4";
 const root = resolve(import.meta.dirname, "..");
@@ -30,18 +31,34 @@ function run(cmd, args, opts = {}) {
   execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
 }
 
-/** Which wheel holds libmlx for this machine: the CPU build on Linux, Metal on macOS. */
+/**
+ * Which wheel holds libmlx for this machine: the CPU build on Linux, Metal on macOS, or the
+ * package named by WESPEAKER_MLX_PACKAGE (e.g. mlx-cuda-12 for NVIDIA GPUs).
+ * Returns the package and a test for the wheel's platform tag.
+ */
 function wheelSpec() {
   const cpu = { x64: "x86_64", arm64: "aarch64" }[arch()];
-  if (platform() === "linux" && cpu) return { pkg: "mlx-cpu", tag: `manylinux_2_35_${cpu}` };
-  if (platform() === "darwin" && arch() === "arm64") return { pkg: "mlx-metal", tag: "macosx" };
+  if (platform() === "linux" && cpu) {
+    return { pkg: process.env.WESPEAKER_MLX_PACKAGE ?? "mlx-cpu", fits: (tag) => tag === `manylinux_2_35_${cpu}` };
+  }
+  if (platform() === "darwin" && arch() === "arm64") {
+    // Darwin 25 is macOS 26; before that, Darwin N is macOS N - 9.
+    const darwin = Number(release().split(".")[0]);
+    const macos = darwin >= 25 ? darwin + 1 : darwin - 9;
+    return {
+      pkg: process.env.WESPEAKER_MLX_PACKAGE ?? "mlx-metal",
+      fits: (tag) => /^macosx_(\d+)_0_arm64$/.test(tag) && Number(tag.split("_")[1]) <= macos,
+      // Prefer the wheel built for the newest macOS this machine runs.
+      rank: (tag) => Number(tag.split("_")[1]),
+    };
+  }
   throw new Error(
     `no MLX wheel for ${platform()}/${arch()}: build MLX yourself and set MLX_DIR to its install prefix`,
   );
 }
 
 async function fetchWheel() {
-  const { pkg, tag } = wheelSpec();
+  const { pkg, fits, rank = () => 0 } = wheelSpec();
   const dest = join(cacheDir, `${pkg}-${MLX_VERSION}`);
   if (existsSync(join(dest, "mlx", "share", "cmake", "MLX", "MLXConfig.cmake"))) return dest;
 
@@ -51,11 +68,12 @@ async function fetchWheel() {
   });
   if (!listing.ok) throw new Error(`${index}/${pkg}/ answered HTTP ${listing.status}`);
   const { files } = await listing.json();
-  const file = files.find((f) =>
-    f.filename.startsWith(`${pkg.replace("-", "_")}-${MLX_VERSION}-`) && f.filename.includes(tag) &&
-    f.filename.endsWith(".whl")
-  );
-  if (!file) throw new Error(`${pkg}==${MLX_VERSION} has no wheel for ${tag} on ${index}`);
+  const prefix = `${pkg.replaceAll("-", "_")}-${MLX_VERSION}-py3-none-`;
+  const tagOf = (f) => f.filename.slice(prefix.length, -".whl".length);
+  const file = files
+    .filter((f) => f.filename.startsWith(prefix) && f.filename.endsWith(".whl") && fits(tagOf(f)))
+    .sort((a, b) => rank(tagOf(b)) - rank(tagOf(a)))[0];
+  if (!file) throw new Error(`${pkg}==${MLX_VERSION} has no wheel for ${platform()}/${arch()} on ${index}`);
 
   log(`downloading ${file.filename}`);
   const res = await fetch(file.url);
