@@ -1,0 +1,80 @@
+// The CLI, run as a child process of the runtime running the tests (so under Deno and Bun both).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { decodeWav, WeSpeakerModel } from "../mod.ts";
+import { runCli } from "./helpers/runtime.ts";
+import { encodeWav, randomInts } from "./helpers/wav_writer.ts";
+import { testWeights, writeScratch } from "./helpers/weights.ts";
+
+const weights = testWeights().path;
+const wavA = writeScratch("a.wav", encodeWav([randomInts(24000, -9000, 9000, 1)], { sampleRate: 16000, format: "pcm", bits: 16 }));
+const wavB = writeScratch(
+  "b.wav",
+  encodeWav([randomInts(30000, -5000, 5000, 2), randomInts(30000, -5000, 5000, 3)], { sampleRate: 22050, format: "pcm", bits: 24 }),
+);
+
+function oneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+describe("cli", () => {
+  test("embed --json prints one object per file with the path as given", async () => {
+    const r = runCli(["embed", "--weights", weights, "--json", wavA, wavB]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.file), [wavA, wavB]);
+    using model = await WeSpeakerModel.load(weights);
+    for (const line of lines) {
+      assert.equal(line.embedding.length, 256);
+      assert.deepEqual(Float32Array.from(line.embedding), await model.embedFile(line.file));
+    }
+  });
+
+  test("embed without --json prints the path, a tab and 256 numbers", () => {
+    const r = runCli(["embed", "--weights", weights, wavA]);
+    assert.equal(r.status, 0, r.stderr);
+    const [file, numbers] = r.stdout.trimEnd().split("\t");
+    assert.equal(file, wavA);
+    assert.equal(numbers.split(" ").map(Number).filter(Number.isFinite).length, 256);
+  });
+
+  test("similarity prints the cosine of the two files' embeddings", async () => {
+    const r = runCli(["similarity", "--weights", weights, wavA, wavB]);
+    assert.equal(r.status, 0, r.stderr);
+    using model = await WeSpeakerModel.load(weights);
+    const b = decodeWav(await import("node:fs").then((fs) => fs.readFileSync(wavB)));
+    const expected = WeSpeakerModel.cosineSimilarity(await model.embedFile(wavA), model.embed(b.samples, 22050));
+    assert.equal(Number(r.stdout.trim()), expected);
+  });
+
+  test("usage errors exit 2 with one line", () => {
+    for (const args of [["embed", wavA], ["similarity", "--weights", weights, wavA], ["frobnicate"], ["embed", "--bogus"]]) {
+      const r = runCli(args);
+      assert.equal(r.status, 2, args.join(" "));
+      oneErrorLine(r.stderr, /^wespeaker: .*wespeaker help/);
+    }
+  });
+
+  test("a missing weights file, a bad WAV and a missing library each exit 1 with one line naming it", () => {
+    let r = runCli(["embed", "--weights", "/nonexistent/w.safetensors", wavA]);
+    assert.equal(r.status, 1);
+    oneErrorLine(r.stderr, /\/nonexistent\/w\.safetensors/);
+
+    const bad = writeScratch("bad.wav", "RIFF....WAVEjunk");
+    r = runCli(["embed", "--weights", weights, bad]);
+    assert.equal(r.status, 1);
+    oneErrorLine(r.stderr, /bad\.wav/);
+
+    r = runCli(["version"], { WESPEAKER_LIB: "/nonexistent/libwespeaker.so" });
+    assert.equal(r.status, 1);
+    oneErrorLine(r.stderr, /\/nonexistent\/libwespeaker\.so.*setup\.mjs/);
+  });
+
+  test("version names the library and MLX versions", () => {
+    const r = runCli(["version"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+ \(mlx \d+\.\d+\.\d+\)$/m);
+  });
+});
