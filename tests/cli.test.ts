@@ -1,6 +1,9 @@
 // The CLI, run as a child process of the runtime running the tests (so under Deno and Bun both).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { decodeWav, WeSpeakerModel } from "../mod.ts";
 import { runCli } from "./helpers/runtime.ts";
 import { encodeWav, randomInts } from "./helpers/wav_writer.ts";
@@ -20,6 +23,22 @@ function oneErrorLine(stderr: string, pattern: RegExp): void {
 }
 
 describe("cli", () => {
+  test("embed agrees with the independent float64 pipeline (WAV -> resample -> fbank -> network)", () => {
+    const golden = JSON.parse(readFileSync(new URL("./fixtures/e2e.json", import.meta.url), "utf8"));
+    assert.equal(createHash("sha256").update(testWeights().bytes).digest("hex"), golden.weightsSha256);
+    const wav = fileURLToPath(new URL(`./fixtures/${golden.wav}`, import.meta.url));
+    const r = runCli(["embed", "--weights", weights, "--json", wav]);
+    assert.equal(r.status, 0, r.stderr);
+    const { embedding } = JSON.parse(r.stdout);
+    let dot = 0, worst = 0;
+    for (let i = 0; i < 256; i++) {
+      dot += embedding[i] * golden.normalized[i];
+      worst = Math.max(worst, Math.abs(embedding[i] - golden.normalized[i]));
+    }
+    assert.ok(dot >= 0.99999, `cosine ${dot}`);
+    assert.ok(worst <= 1e-4, `max abs diff ${worst}`);
+  });
+
   test("embed --json prints one object per file with the path as given", async () => {
     const r = runCli(["embed", "--weights", weights, "--json", wavA, wavB]);
     assert.equal(r.status, 0, r.stderr);
