@@ -68,7 +68,11 @@ async function run(argv: string[]): Promise<void> {
       await withModel(parsed, async (model) => {
         for (const file of parsed.positional) {
           const embedding = Array.from(await model.embedFile(file));
-          print(parsed.flags.has("json") ? JSON.stringify({ file, embedding }) : `${file}\t${embedding.join(" ")}`);
+          print(
+            parsed.flags.has("json")
+              ? JSON.stringify({ file, embedding })
+              : `${file}\t${embedding.join(" ")}`,
+          );
         }
       });
       return;

@@ -101,7 +101,11 @@ export class WeSpeakerModel implements Disposable {
    *
    * @returns one embedding per clip, in the order given
    */
-  embedBatch(clips: readonly Float32Array[], sampleRate: number, options: EmbedBatchOptions = {}): Float32Array[] {
+  embedBatch(
+    clips: readonly Float32Array[],
+    sampleRate: number,
+    options: EmbedBatchOptions = {},
+  ): Float32Array[] {
     this.#live();
     const features = clips.map((clip, i) => {
       try {
@@ -142,7 +146,9 @@ export class WeSpeakerModel implements Disposable {
     if (!options.weights) return this.#run([features], options.raw)[0];
     const numMasks = options.numMasks ?? 1;
     const { weights } = options;
-    if (!Number.isInteger(numMasks) || numMasks < 1 || weights.length % numMasks !== 0 || weights.length === 0) {
+    if (
+      !Number.isInteger(numMasks) || numMasks < 1 || weights.length % numMasks !== 0 || weights.length === 0
+    ) {
       throw new WeSpeakerError(
         "invalid-argument",
         `weights hold ${weights.length} values, not a whole number of rows for numMasks = ${numMasks}`,
@@ -223,7 +229,9 @@ export class WeSpeakerModel implements Disposable {
     if (items.length > 1) {
       data = new Float32Array(items.length * frames * NUM_MEL_BINS);
       items.forEach((f, b) => data.set(f.data, b * frames * NUM_MEL_BINS));
-      if (items.some((f) => f.frames !== frames)) lengths = BigInt64Array.from(items, (f) => BigInt(f.frames));
+      if (items.some((f) => f.frames !== frames)) {
+        lengths = BigInt64Array.from(items, (f) => BigInt(f.frames));
+      }
     }
     const out = embedNative(handle, { features: data, batch: items.length, frames, lengths, raw });
     return items.map((_, b) => out.slice(b * EMBEDDING_DIM, (b + 1) * EMBEDDING_DIM));
@@ -232,7 +240,10 @@ export class WeSpeakerModel implements Disposable {
 
 function checkFeatures(features: Fbank): void {
   if (!(features?.data instanceof Float32Array) || features.bins !== NUM_MEL_BINS) {
-    throw new WeSpeakerError("invalid-argument", `features must be an fbank result with ${NUM_MEL_BINS} bins`);
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `features must be an fbank result with ${NUM_MEL_BINS} bins`,
+    );
   }
   if (!Number.isInteger(features.frames) || features.data.length !== features.frames * NUM_MEL_BINS) {
     throw new WeSpeakerError(

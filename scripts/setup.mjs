@@ -39,7 +39,10 @@ function run(cmd, args, opts = {}) {
 function wheelSpec() {
   const cpu = { x64: "x86_64", arm64: "aarch64" }[arch()];
   if (platform() === "linux" && cpu) {
-    return { pkg: process.env.WESPEAKER_MLX_PACKAGE ?? "mlx-cpu", fits: (tag) => tag === `manylinux_2_35_${cpu}` };
+    return {
+      pkg: process.env.WESPEAKER_MLX_PACKAGE ?? "mlx-cpu",
+      fits: (tag) => tag === `manylinux_2_35_${cpu}`,
+    };
   }
   if (platform() === "darwin" && arch() === "arm64") {
     // Darwin 25 is macOS 26; before that, Darwin N is macOS N - 9.
@@ -120,7 +123,9 @@ function ensureOpenBlas() {
   const canApt = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
   if (!canApt) {
     log("OpenBLAS not found: embeddings will use MLX's bundled reference BLAS (much slower).");
-    log("Install it (Debian/Ubuntu: apt-get install libopenblas0-pthread; Fedora: dnf install openblas) and rerun.");
+    log(
+      "Install it (Debian/Ubuntu: apt-get install libopenblas0-pthread; Fedora: dnf install openblas) and rerun.",
+    );
     return;
   }
   const install = ["install", "-y", "-q", "--no-install-recommends", "libopenblas0-pthread"];
@@ -133,10 +138,14 @@ function ensureOpenBlas() {
 }
 
 function mlxCmakeDir(prefix) {
-  for (const dir of [prefix, join(prefix, "share", "cmake", "MLX"), join(prefix, "mlx", "share", "cmake", "MLX")]) {
+  for (
+    const dir of [prefix, join(prefix, "share", "cmake", "MLX"), join(prefix, "mlx", "share", "cmake", "MLX")]
+  ) {
     if (existsSync(join(dir, "MLXConfig.cmake"))) return dir;
   }
-  throw new Error(`MLX_DIR=${prefix} holds no MLXConfig.cmake (looked in it, share/cmake/MLX and mlx/share/cmake/MLX)`);
+  throw new Error(
+    `MLX_DIR=${prefix} holds no MLXConfig.cmake (looked in it, share/cmake/MLX and mlx/share/cmake/MLX)`,
+  );
 }
 
 async function main() {
@@ -149,8 +158,15 @@ async function main() {
   const stampFile = join(buildDir, ".setup-stamp");
   if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
     run("cmake", [
-      "-S", root, "-B", buildDir, `-DCMAKE_BUILD_TYPE=${buildType}`, `-DMLX_DIR=${mlxDir}`,
-      `-DWESPEAKER_BLAS=${blas}`, `-DWESPEAKER_BUILD_TESTS=${tests}`, "-UWESPEAKER_OPENBLAS",
+      "-S",
+      root,
+      "-B",
+      buildDir,
+      `-DCMAKE_BUILD_TYPE=${buildType}`,
+      `-DMLX_DIR=${mlxDir}`,
+      `-DWESPEAKER_BLAS=${blas}`,
+      `-DWESPEAKER_BUILD_TESTS=${tests}`,
+      "-UWESPEAKER_OPENBLAS",
     ]);
     writeFileSync(stampFile, stamp);
   }

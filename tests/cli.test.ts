@@ -10,10 +10,17 @@ import { encodeWav, randomInts } from "./helpers/wav_writer.ts";
 import { testWeights, writeScratch } from "./helpers/weights.ts";
 
 const weights = testWeights().path;
-const wavA = writeScratch("a.wav", encodeWav([randomInts(24000, -9000, 9000, 1)], { sampleRate: 16000, format: "pcm", bits: 16 }));
+const wavA = writeScratch(
+  "a.wav",
+  encodeWav([randomInts(24000, -9000, 9000, 1)], { sampleRate: 16000, format: "pcm", bits: 16 }),
+);
 const wavB = writeScratch(
   "b.wav",
-  encodeWav([randomInts(30000, -5000, 5000, 2), randomInts(30000, -5000, 5000, 3)], { sampleRate: 22050, format: "pcm", bits: 24 }),
+  encodeWav([randomInts(30000, -5000, 5000, 2), randomInts(30000, -5000, 5000, 3)], {
+    sampleRate: 22050,
+    format: "pcm",
+    bits: 24,
+  }),
 );
 
 function oneErrorLine(stderr: string, pattern: RegExp): void {
@@ -64,12 +71,20 @@ describe("cli", () => {
     assert.equal(r.status, 0, r.stderr);
     using model = await WeSpeakerModel.load(weights);
     const b = decodeWav(await import("node:fs").then((fs) => fs.readFileSync(wavB)));
-    const expected = WeSpeakerModel.cosineSimilarity(await model.embedFile(wavA), model.embed(b.samples, 22050));
+    const expected = WeSpeakerModel.cosineSimilarity(
+      await model.embedFile(wavA),
+      model.embed(b.samples, 22050),
+    );
     assert.equal(Number(r.stdout.trim()), expected);
   });
 
   test("usage errors exit 2 with one line", () => {
-    for (const args of [["embed", wavA], ["similarity", "--weights", weights, wavA], ["frobnicate"], ["embed", "--bogus"]]) {
+    for (
+      const args of [["embed", wavA], ["similarity", "--weights", weights, wavA], ["frobnicate"], [
+        "embed",
+        "--bogus",
+      ]]
+    ) {
       const r = runCli(args);
       assert.equal(r.status, 2, args.join(" "));
       oneErrorLine(r.stderr, /^wespeaker: .*wespeaker help/);

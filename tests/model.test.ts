@@ -29,7 +29,13 @@ const model = await WeSpeakerModel.load(weights.path);
 const handle = loadModel(weights.path);
 const speech = fileURLToPath(new URL("../../shared/data/speech/", import.meta.url));
 
-function compare(actual: Float32Array, expected: number[], what: string, maxAbs: number, minCosine: number): void {
+function compare(
+  actual: Float32Array,
+  expected: number[],
+  what: string,
+  maxAbs: number,
+  minCosine: number,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let dot = 0, na = 0, nb = 0, worst = 0;
   for (let i = 0; i < actual.length; i++) {
@@ -150,11 +156,17 @@ describe("WeSpeakerModel", () => {
     const clips = lengths.map((n, i) => testSignal(n, 10 + i));
     const batched = model.embedBatch(clips, 16000, { maxBatchSize: 3 });
     assert.equal(batched.length, clips.length);
-    clips.forEach((clip, i) => compare(batched[i], Array.from(model.embed(clip, 16000)), `clip ${i}`, 1e-6, 0.999999));
+    clips.forEach((clip, i) =>
+      compare(batched[i], Array.from(model.embed(clip, 16000)), `clip ${i}`, 1e-6, 0.999999)
+    );
   });
 
   test("embedBatch names the clip at fault", () => {
-    throws(() => model.embedBatch([testSignal(16000, 1), new Float32Array(100)], 16000), "audio-too-short", /clip 1/);
+    throws(
+      () => model.embedBatch([testSignal(16000, 1), new Float32Array(100)], 16000),
+      "audio-too-short",
+      /clip 1/,
+    );
   });
 
   test("embedFile equals embed on the decoded samples at the file's rate", async () => {
@@ -173,12 +185,16 @@ describe("WeSpeakerModel", () => {
     assert.ok(cos > 0.9, `cosine ${cos}`);
   });
 
-  test("embeds the shared speech recordings", { skip: !existsSync(speech) && "no ../shared/data" }, async () => {
-    for (const file of ["sample.wav", "ami_dev00.wav"]) {
-      const e = await model.embedFile(speech + file);
-      assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-5, file);
-    }
-  });
+  test(
+    "embeds the shared speech recordings",
+    { skip: !existsSync(speech) && "no ../shared/data" },
+    async () => {
+      for (const file of ["sample.wav", "ami_dev00.wav"]) {
+        const e = await model.embedFile(speech + file);
+        assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-5, file);
+      }
+    },
+  );
 
   test("cosineSimilarity", () => {
     const a = new Float32Array([1, 0, 0]), b = new Float32Array([0, 2, 0]);
@@ -197,11 +213,19 @@ describe("bad input gets a specific error", () => {
     return writeScratch(name, encodeSafetensors(tensors));
   };
 
-  test("missing weights file", () => rejects(WeSpeakerModel.load("/nonexistent/w.safetensors"), "io", /nonexistent/));
+  test("missing weights file", () =>
+    rejects(WeSpeakerModel.load("/nonexistent/w.safetensors"), "io", /nonexistent/));
 
   test("truncated weights file", () => {
-    const path = writeScratch("truncated.safetensors", weights.bytes.subarray(0, weights.bytes.length - 1000));
-    return rejects(WeSpeakerModel.load(path), "invalid-weights", /truncated\.safetensors.*(incomplete|exceed)/);
+    const path = writeScratch(
+      "truncated.safetensors",
+      weights.bytes.subarray(0, weights.bytes.length - 1000),
+    );
+    return rejects(
+      WeSpeakerModel.load(path),
+      "invalid-weights",
+      /truncated\.safetensors.*(incomplete|exceed)/,
+    );
   });
 
   test("not a safetensors file", () => {
@@ -216,7 +240,11 @@ describe("bad input gets a specific error", () => {
 
   test("wrong shape", () => {
     const path = variant("shape.safetensors", (t) => {
-      t["layer2.0.shortcut.weight"] = { dtype: "F32", shape: [64, 1, 32, 1], data: t["layer2.0.shortcut.weight"].data };
+      t["layer2.0.shortcut.weight"] = {
+        dtype: "F32",
+        shape: [64, 1, 32, 1],
+        data: t["layer2.0.shortcut.weight"].data,
+      };
     });
     return rejects(
       WeSpeakerModel.load(path),
@@ -229,7 +257,11 @@ describe("bad input gets a specific error", () => {
     const path = variant("extra.safetensors", (t) => {
       t["layer5.0.conv1.weight"] = { dtype: "F32", shape: [1], data: new Float32Array(1) };
     });
-    return rejects(WeSpeakerModel.load(path), "invalid-weights", /unexpected tensor 'layer5\.0\.conv1\.weight'/);
+    return rejects(
+      WeSpeakerModel.load(path),
+      "invalid-weights",
+      /unexpected tensor 'layer5\.0\.conv1\.weight'/,
+    );
   });
 
   test("NaN in a weight", () => {
@@ -241,7 +273,8 @@ describe("bad input gets a specific error", () => {
     return rejects(WeSpeakerModel.load(path), "invalid-weights", /NaN or infinite/);
   });
 
-  test("empty audio", () => throws(() => model.embed(new Float32Array(0), 16000), "audio-too-short", /empty/));
+  test("empty audio", () =>
+    throws(() => model.embed(new Float32Array(0), 16000), "audio-too-short", /empty/));
 
   test("audio shorter than one frame", () => {
     throws(() => model.embed(new Float32Array(399), 16000), "audio-too-short", /399/);
@@ -272,7 +305,8 @@ describe("bad input gets a specific error", () => {
     await rejects(model.embedFile(writeScratch("corrupt.wav", bytes)), "invalid-wav", /corrupt\.wav/);
   });
 
-  test("missing audio file", () => rejects(model.embedFile("/nonexistent/a.wav"), "io", /nonexistent\/a\.wav/));
+  test("missing audio file", () =>
+    rejects(model.embedFile("/nonexistent/a.wav"), "io", /nonexistent\/a\.wav/));
 
   test("features of the wrong shape, and bad weights for pooling", () => {
     const data = syntheticFeatures(1, 100);
@@ -284,7 +318,11 @@ describe("bad input gets a specific error", () => {
       "invalid-argument",
       /numMasks = 2/,
     );
-    throws(() => model.embedFeatures(input, { weights: new Float32Array(100) }), "invalid-argument", /all zero/);
+    throws(
+      () => model.embedFeatures(input, { weights: new Float32Array(100) }),
+      "invalid-argument",
+      /all zero/,
+    );
     const negative = new Float32Array(100).fill(1);
     negative[5] = -1;
     throws(() => model.embedFeatures(input, { weights: negative }), "invalid-argument", /weights\[0, 0, 5\]/);
@@ -293,7 +331,11 @@ describe("bad input gets a specific error", () => {
   test("features holding NaN name the frame and bin", () => {
     const data = syntheticFeatures(1, 100);
     data[37 * 80 + 5] = NaN;
-    throws(() => model.embedFeatures({ data, frames: 100, bins: 80 }), "invalid-argument", /features\[0, 37, 5\] is NaN/);
+    throws(
+      () => model.embedFeatures({ data, frames: 100, bins: 80 }),
+      "invalid-argument",
+      /features\[0, 37, 5\] is NaN/,
+    );
   });
 });
 

@@ -67,11 +67,12 @@ const denoTypes: Record<NeutralType, Deno.NativeType | Deno.NativeResultType> = 
 };
 
 /** Which JavaScript runtime is running this code. */
-export const runtime: "deno" | "bun" | "other" = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
-  ? "deno"
-  : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
-  ? "bun"
-  : "other";
+export const runtime: "deno" | "bun" | "other" =
+  typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+    ? "deno"
+    : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+    ? "bun"
+    : "other";
 
 // A non-literal specifier keeps Deno's type checker from trying to resolve Bun's built-in module.
 const bunFfiSpecifier = "bun:ffi";
@@ -79,7 +80,9 @@ const bunFfi: BunFfi | null = runtime === "bun" ? await import(bunFfiSpecifier) 
 
 /** The shared-library file name of libwespeaker on this platform. */
 export function libraryFileName(): string {
-  const os = runtime === "deno" ? Deno.build.os : (globalThis as { process?: { platform: string } }).process?.platform;
+  const os = runtime === "deno"
+    ? Deno.build.os
+    : (globalThis as { process?: { platform: string } }).process?.platform;
   if (os === "darwin") return "libwespeaker.dylib";
   if (os === "windows" || os === "win32") return "wespeaker.dll";
   return "libwespeaker.so";

@@ -17,7 +17,9 @@ scope.onmessage = async ({ data: job }) => {
   try {
     using model = await WeSpeakerModel.load(job.weights);
     const results = [];
-    for (let i = 0; i < job.repeats; i++) results.push(model.embedFeatures({ data: job.data, frames: job.frames, bins: 80 }));
+    for (let i = 0; i < job.repeats; i++) {
+      results.push(model.embedFeatures({ data: job.data, frames: job.frames, bins: 80 }));
+    }
     scope.postMessage({ results });
   } catch (err) {
     scope.postMessage({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });

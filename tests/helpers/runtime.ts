@@ -13,7 +13,9 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const runtimeArgs = isDeno ? ["run", "--allow-ffi", "--allow-read", "--allow-env", "lib/cli.ts"] : ["lib/cli.ts"];
+  const runtimeArgs = isDeno
+    ? ["run", "--allow-ffi", "--allow-read", "--allow-env", "lib/cli.ts"]
+    : ["lib/cli.ts"];
   const result = spawnSync(process.execPath, [...runtimeArgs, ...args], {
     cwd: repoRoot,
     env: { ...process.env, NO_COLOR: "1", ...env },
