@@ -310,27 +310,25 @@ def main():
     print(f"    different masks of one input: max cosine {worst_mask:.6f}")
     ok &= worst_mask < 0.99
 
+    def worst_cosine(names, weights_pt, **mistake):
+        """Highest cosine between the goldens of `names` and the reference run with a mistake."""
+        worst = -2.0
+        for name in names:
+            case, raw = by_name[name]
+            wrong = run_case(weights_pt, case, **mistake)
+            for b in range(raw.shape[0]):
+                for s in range(raw.shape[1]):
+                    worst = max(worst, cosine(raw[b, s], wrong[b, s]))
+        return worst
+
     # (b) wrong flattening order (F', C) instead of (C, F')
-    flat_worst = -2.0
-    for name in job["sanity"]["flattenCases"]:
-        case, raw = by_name[name]
-        wrong = run_case(pt, case, order="fc")
-        for b in range(raw.shape[0]):
-            for s in range(raw.shape[1]):
-                flat_worst = max(flat_worst, cosine(raw[b, s], wrong[b, s]))
+    flat_worst = worst_cosine(job["sanity"]["flattenCases"], pt, order="fc")
     sanity["cosineWithWrongFlattenOrder"] = flat_worst
     print(f"(b) pooled vector flattened (F', C) instead of (C, F'): max cosine {flat_worst:.6f}")
     ok &= flat_worst < 0.99
 
     # (c) kernel axes swapped: [O, kW, kH, I] instead of [O, kH, kW, I]
-    pt_swapped = to_torch_layout(weights, swap_kernel_axes=True)
-    kern_worst = -2.0
-    for name in job["sanity"]["kernelCases"]:
-        case, raw = by_name[name]
-        wrong = run_case(pt_swapped, case)
-        for b in range(raw.shape[0]):
-            for s in range(raw.shape[1]):
-                kern_worst = max(kern_worst, cosine(raw[b, s], wrong[b, s]))
+    kern_worst = worst_cosine(job["sanity"]["kernelCases"], to_torch_layout(weights, swap_kernel_axes=True))
     sanity["cosineWithKernelAxesSwapped"] = kern_worst
     print(f"(c) conv weights read as [O, kW, kH, I]: max cosine {kern_worst:.6f}")
     ok &= kern_worst < 0.99
