@@ -106,9 +106,11 @@ describe("cli", () => {
     oneErrorLine(r.stderr, /\/nonexistent\/libwespeaker\.so.*setup\.mjs/);
   });
 
-  test("version names the library and MLX versions", () => {
-    const r = runCli(["version"]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^\d+\.\d+\.\d+ \(mlx \d+\.\d+\.\d+\)$/m);
+  test("version names the library and MLX versions, also through `deno task cli` / `bun run cli`", () => {
+    for (const via of ["file", "task"] as const) {
+      const r = runCli(["version"], {}, via);
+      assert.equal(r.status, 0, `${via}: ${r.stderr}`);
+      assert.match(r.stdout, /^\d+\.\d+\.\d+ \(mlx \d+\.\d+\.\d+\)$/m, via);
+    }
   });
 });

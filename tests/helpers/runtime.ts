@@ -12,8 +12,18 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const runtimeArgs = isDeno
+/**
+ * Runs the CLI. `via: "task"` goes through the documented entry point instead (`deno task cli`,
+ * `bun run cli`), as a user would.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  via: "file" | "task" = "file",
+): CliResult {
+  const runtimeArgs = via === "task"
+    ? (isDeno ? ["task", "--quiet", "cli"] : ["run", "--silent", "cli"])
+    : isDeno
     ? ["run", "--allow-ffi", "--allow-read", "--allow-env", "lib/cli.ts"]
     : ["lib/cli.ts"];
   const result = spawnSync(process.execPath, [...runtimeArgs, ...args], {
