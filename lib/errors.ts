@@ -9,6 +9,10 @@
  * - `library-not-found`: the native library could not be located or opened.
  * - `closed`: the model was used after `close()`.
  * - `native`: the native library reported an internal failure.
+ * - `not-found`: the Hugging Face Hub has no such repo, file or revision.
+ * - `unauthorized`: the Hub refused access (gated or private repo: set `HF_TOKEN`).
+ * - `network`: the Hub could not be reached (or offline mode is on) and the file is not cached.
+ * - `integrity`: a download was truncated or its sha256 does not match the Hub's.
  */
 export type WeSpeakerErrorCode =
   | "invalid-argument"
@@ -18,7 +22,11 @@ export type WeSpeakerErrorCode =
   | "io"
   | "library-not-found"
   | "closed"
-  | "native";
+  | "native"
+  | "not-found"
+  | "unauthorized"
+  | "network"
+  | "integrity";
 
 /** The one error type this library throws; `code` says which kind of failure it is. */
 export class WeSpeakerError extends Error {
