@@ -13,6 +13,7 @@
  * - `unauthorized`: the Hub refused access (gated or private repo: set `HF_TOKEN`).
  * - `network`: the Hub could not be reached (or offline mode is on) and the file is not cached.
  * - `integrity`: a download was truncated or its sha256 does not match the Hub's.
+ * - `aborted`: the caller cancelled the operation through its `AbortSignal`.
  */
 export type WeSpeakerErrorCode =
   | "invalid-argument"
@@ -26,7 +27,8 @@ export type WeSpeakerErrorCode =
   | "not-found"
   | "unauthorized"
   | "network"
-  | "integrity";
+  | "integrity"
+  | "aborted";
 
 /** The one error type this library throws; `code` says which kind of failure it is. */
 export class WeSpeakerError extends Error {
