@@ -1,0 +1,112 @@
+/**
+ * Any supported checkpoint → the MLX safetensors this library loads: pyannote's and WeSpeaker's
+ * PyTorch checkpoints, the ONNX export, or MLX safetensors (re-validated and re-encoded).
+ *
+ * @module
+ */
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { WeSpeakerError } from "../errors.ts";
+import { expectedWeights } from "../model_layout.ts";
+import { type F32Tensor, readF32Tensor, readSafetensorsHeader } from "../safetensors.ts";
+import { encodeMlxWeights, MLX_CONFIG } from "./fuse.ts";
+import { convertOnnx } from "./onnx.ts";
+import { convertTorchCheckpoint } from "./torch.ts";
+
+/** What a converter produces. */
+export interface Converted {
+  /** The MLX tensors, by name. */
+  tensors: Record<string, F32Tensor>;
+  /** The bytes of the `.safetensors` file, identical for identical input. */
+  safetensors: Uint8Array;
+  /** The `config.json` written beside it. */
+  config: typeof MLX_CONFIG;
+}
+
+/** The checkpoint formats {@link convertCheckpoint} reads. */
+export type CheckpointFormat = "torch-zip" | "torch-legacy" | "onnx" | "safetensors";
+
+/** Recognises a checkpoint by its first bytes. */
+export function detectFormat(bytes: Uint8Array, source = "checkpoint"): CheckpointFormat {
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
+    return "torch-zip";
+  }
+  // torch's legacy format starts with a pickled magic number: PROTO 2, then LONG1.
+  if (bytes.length >= 3 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a) return "torch-legacy";
+  if (bytes.length >= 9) {
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (headerLength > 1n && headerLength < BigInt(bytes.length) && bytes[8] === 0x7b /* { */) {
+      return "safetensors";
+    }
+  }
+  // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
+  if (bytes.length >= 2 && bytes[0] === 0x08) return "onnx";
+  throw new WeSpeakerError(
+    "invalid-weights",
+    `${source}: not a recognised checkpoint (expected a PyTorch .bin/.pt, an .onnx or a .safetensors file)`,
+  );
+}
+
+function reencodeSafetensors(bytes: Uint8Array, source: string): Converted {
+  const header = readSafetensorsHeader(bytes, source);
+  const byName = new Map(header.tensors.map((entry) => [entry.name, entry]));
+  const tensors: Record<string, F32Tensor> = {};
+  for (const spec of expectedWeights()) {
+    const entry = byName.get(spec.name);
+    if (!entry) throw new WeSpeakerError("invalid-weights", `${source}: missing tensor '${spec.name}'`);
+    if (entry.shape.join(",") !== spec.shape.join(",")) {
+      throw new WeSpeakerError(
+        "invalid-weights",
+        `${source}: tensor '${spec.name}' has shape [${entry.shape.join(", ")}], expected [${
+          spec.shape.join(", ")
+        }]`,
+      );
+    }
+    tensors[spec.name] = { dtype: "F32", shape: spec.shape, data: readF32Tensor(bytes, entry, source) };
+    byName.delete(spec.name);
+  }
+  if (byName.size > 0) {
+    throw new WeSpeakerError(
+      "invalid-weights",
+      `${source}: unexpected tensor '${[...byName.keys()].sort()[0]}'`,
+    );
+  }
+  return { tensors, safetensors: encodeMlxWeights(tensors, "safetensors"), config: MLX_CONFIG };
+}
+
+/**
+ * Converts a checkpoint of any supported format to MLX safetensors bytes.
+ *
+ * @param bytes the whole file
+ * @param source its name, for error messages
+ * @throws {WeSpeakerError} `invalid-weights` naming the file and what is wrong with it
+ */
+export async function convertCheckpoint(bytes: Uint8Array, source = "checkpoint"): Promise<Converted> {
+  switch (detectFormat(bytes, source)) {
+    case "torch-zip":
+    case "torch-legacy":
+      return await convertTorchCheckpoint(bytes, source);
+    case "onnx":
+      return convertOnnx(bytes, source);
+    case "safetensors":
+      return reencodeSafetensors(bytes, source);
+  }
+}
+
+/**
+ * Writes converted weights to `path` and their config to `configPath` (default: `config.json`
+ * beside them). The weights are written to a temporary name and renamed into place, so an
+ * interrupted conversion never leaves a file that loads.
+ */
+export async function writeConverted(
+  path: string,
+  converted: Converted,
+  configPath = join(dirname(path), "config.json"),
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const partial = `${path}.${process.pid}.partial`;
+  await writeFile(partial, converted.safetensors);
+  await writeFile(configPath, JSON.stringify(converted.config, null, 2) + "\n");
+  await rename(partial, path);
+}
