@@ -3,19 +3,30 @@
  *
  * @module
  */
+import { readFile } from "node:fs/promises";
 import process from "node:process";
+import { convertCheckpoint, writeConverted } from "./convert/mod.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { nativeVersion } from "./ffi/library.ts";
 import { WeSpeakerModel } from "./model.ts";
+import { DEFAULT_REPO } from "./pretrained.ts";
+import { progressBar } from "./progress.ts";
 
 const USAGE = `usage: wespeaker <command> [options]
 
 commands:
-  embed --weights PATH [--json] FILE...   embed each WAV file; with --json, one JSON object per line:
-                                          {"file": "<path as given>", "embedding": [256 numbers]}
-                                          (otherwise: the path, a tab, then 256 space-separated numbers)
-  similarity --weights PATH A B           print the cosine similarity of two WAV files' embeddings
-  version                                 print the library and MLX versions`;
+  embed [MODEL] [--json] FILE...     embed each WAV file; with --json, one JSON object per line:
+                                     {"file": "<path as given>", "embedding": [256 numbers]}
+                                     (otherwise: the path, a tab, then 256 space-separated numbers)
+  similarity [MODEL] A B             print the cosine similarity of two WAV files' embeddings
+  convert IN OUT                     convert a checkpoint (pyannote/WeSpeaker .bin/.pt, .onnx) to
+                                     MLX safetensors OUT, with config.json beside it
+  version                            print the library and MLX versions
+
+MODEL is one of:
+  --weights PATH                     an MLX .safetensors file
+  --model REPO_OR_PATH [--revision R]  a Hugging Face Hub repo or a local checkpoint file or
+                                     directory (default: ${DEFAULT_REPO})`;
 
 class UsageError extends Error {}
 
@@ -48,11 +59,33 @@ function parse(args: string[], valued: string[], switches: string[]): Parsed {
   return { flags, positional };
 }
 
+const MODEL_FLAGS = ["weights", "model", "revision"];
+
 async function withModel<T>(parsed: Parsed, body: (model: WeSpeakerModel) => Promise<T>): Promise<T> {
   const weights = parsed.flags.get("weights");
-  if (typeof weights !== "string") throw new UsageError("--weights PATH is required");
-  using model = await WeSpeakerModel.load(weights);
+  const repo = parsed.flags.get("model");
+  if (typeof weights === "string" && repo !== undefined) throw new UsageError("give --weights or --model, not both");
+  const revision = parsed.flags.get("revision");
+  using model = typeof weights === "string"
+    ? await WeSpeakerModel.load(weights)
+    : await WeSpeakerModel.fromPretrained({
+      repo: repo as string | undefined,
+      revision: revision as string | undefined,
+      onProgress: progressBar(),
+    });
   return await body(model);
+}
+
+async function convert(input: string, output: string): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(input);
+  } catch (err) {
+    throw new WeSpeakerError("io", `cannot read ${input}: ${(err as Error).message}`, { cause: err });
+  }
+  const converted = await convertCheckpoint(bytes, input);
+  await writeConverted(output, converted);
+  print(`wrote ${output}: ${Object.keys(converted.tensors).length} tensors, ${converted.safetensors.length} bytes`);
 }
 
 function print(line: string): void {
@@ -63,7 +96,7 @@ async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case "embed": {
-      const parsed = parse(rest, ["weights"], ["json"]);
+      const parsed = parse(rest, MODEL_FLAGS, ["json"]);
       if (parsed.positional.length === 0) throw new UsageError("embed needs at least one FILE");
       await withModel(parsed, async (model) => {
         for (const file of parsed.positional) {
@@ -78,12 +111,18 @@ async function run(argv: string[]): Promise<void> {
       return;
     }
     case "similarity": {
-      const parsed = parse(rest, ["weights"], []);
+      const parsed = parse(rest, MODEL_FLAGS, []);
       if (parsed.positional.length !== 2) throw new UsageError("similarity needs exactly two files: A B");
       await withModel(parsed, async (model) => {
         const [a, b] = parsed.positional;
         print(String(WeSpeakerModel.cosineSimilarity(await model.embedFile(a), await model.embedFile(b))));
       });
+      return;
+    }
+    case "convert": {
+      const parsed = parse(rest, [], []);
+      if (parsed.positional.length !== 2) throw new UsageError("convert needs exactly two paths: IN OUT");
+      await convert(parsed.positional[0], parsed.positional[1]);
       return;
     }
     case "version":

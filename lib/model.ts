@@ -8,6 +8,7 @@ import { type Fbank, fbank } from "./fbank.ts";
 import { embedNative, freeModel, loadModel } from "./ffi/library.ts";
 import type { Handle } from "./ffi/runtime.ts";
 import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./ffi/symbols.ts";
+import { type PretrainedOptions, resolvePretrained } from "./pretrained.ts";
 
 /** Options shared by the embedding methods. */
 export interface EmbedOptions {
@@ -70,6 +71,21 @@ export class WeSpeakerModel implements Disposable {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Loads pretrained weights from the Hugging Face Hub (default
+   * `aufklarer/WeSpeaker-ResNet34-LM-MLX`; `pyannote/wespeaker-voxceleb-resnet34-LM` works too)
+   * or from a local checkpoint file or directory. Downloads go to the same cache as Python's
+   * `huggingface_hub` (`HF_HOME`, `HF_HUB_CACHE`), so files fetched by pyannote are reused;
+   * `HF_ENDPOINT`, `HF_TOKEN` and `HF_HUB_OFFLINE=1` are honoured. PyTorch and ONNX checkpoints
+   * are converted on first use and the result cached.
+   *
+   * @throws {WeSpeakerError} `not-found`, `unauthorized`, `network`, `integrity` for Hub
+   * failures; `invalid-weights` for a checkpoint that cannot be converted
+   */
+  static async fromPretrained(options: PretrainedOptions = {}): Promise<WeSpeakerModel> {
+    return await WeSpeakerModel.load(await resolvePretrained(options));
   }
 
   /** The weights file this model was loaded from. */

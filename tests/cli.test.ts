@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeWav, WeSpeakerModel } from "../mod.ts";
 import { runCli } from "./helpers/runtime.ts";
@@ -79,15 +80,28 @@ describe("cli", () => {
   });
 
   test("usage errors exit 2 with one line", () => {
-    for (
-      const args of [["embed", wavA], ["similarity", "--weights", weights, wavA], ["frobnicate"], [
-        "embed",
-        "--bogus",
-      ]]
-    ) {
+    const usageErrors = [
+      ["embed"],
+      ["embed", "--weights", weights, "--model", "org/repo", wavA],
+      ["similarity", "--weights", weights, wavA],
+      ["convert", wavA],
+      ["frobnicate"],
+      ["embed", "--bogus"],
+    ];
+    for (const args of usageErrors) {
       const r = runCli(args);
       assert.equal(r.status, 2, args.join(" "));
       oneErrorLine(r.stderr, /^wespeaker: .*wespeaker help/);
+    }
+  });
+
+  test("--model takes a local checkpoint file or directory", () => {
+    const viaWeights = runCli(["embed", "--weights", weights, "--json", wavA]);
+    const directory = dirname(writeScratch("model.safetensors", testWeights().bytes));
+    for (const model of [weights, directory]) {
+      const r = runCli(["embed", "--model", model, "--json", wavA]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, viaWeights.stdout);
     }
   });
 
