@@ -64,7 +64,9 @@ const MODEL_FLAGS = ["weights", "model", "revision"];
 async function withModel<T>(parsed: Parsed, body: (model: WeSpeakerModel) => Promise<T>): Promise<T> {
   const weights = parsed.flags.get("weights");
   const repo = parsed.flags.get("model");
-  if (typeof weights === "string" && repo !== undefined) throw new UsageError("give --weights or --model, not both");
+  if (typeof weights === "string" && repo !== undefined) {
+    throw new UsageError("give --weights or --model, not both");
+  }
   const revision = parsed.flags.get("revision");
   using model = typeof weights === "string"
     ? await WeSpeakerModel.load(weights)
@@ -85,7 +87,11 @@ async function convert(input: string, output: string): Promise<void> {
   }
   const converted = await convertCheckpoint(bytes, input);
   await writeConverted(output, converted);
-  print(`wrote ${output}: ${Object.keys(converted.tensors).length} tensors, ${converted.safetensors.length} bytes`);
+  print(
+    `wrote ${output}: ${
+      Object.keys(converted.tensors).length
+    } tensors, ${converted.safetensors.length} bytes`,
+  );
 }
 
 function print(line: string): void {

@@ -75,7 +75,9 @@ async function hubWeightFile(repo: string, options: PretrainedOptions): Promise<
       return await hubFile(repo, name, options);
     } catch (err) {
       // Only "this file is not in the repo" moves on to the next candidate.
-      if (!(err instanceof WeSpeakerError && err.code === "not-found" && /EntryNotFound/.test(err.message))) throw err;
+      if (!(err instanceof WeSpeakerError && err.code === "not-found" && /EntryNotFound/.test(err.message))) {
+        throw err;
+      }
       missing.push(name);
     }
   }

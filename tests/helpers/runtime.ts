@@ -1,5 +1,5 @@
 // Runs this package's CLI in a child process of the runtime running the tests (Deno or Bun).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -12,6 +12,24 @@ export interface CliResult {
   stderr: string;
 }
 
+function cliCommand(args: string[], via: "file" | "task"): string[] {
+  const runtimeArgs = via === "task"
+    ? (isDeno ? ["task", "--quiet", "cli"] : ["run", "--silent", "cli"])
+    : isDeno
+    ? [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      "--allow-sys",
+      "lib/cli.ts",
+    ]
+    : ["lib/cli.ts"];
+  return [...runtimeArgs, ...args];
+}
+
 /**
  * Runs the CLI. `via: "task"` goes through the documented entry point instead (`deno task cli`,
  * `bun run cli`), as a user would.
@@ -21,15 +39,25 @@ export function runCli(
   env: Record<string, string> = {},
   via: "file" | "task" = "file",
 ): CliResult {
-  const runtimeArgs = via === "task"
-    ? (isDeno ? ["task", "--quiet", "cli"] : ["run", "--silent", "cli"])
-    : isDeno
-    ? ["run", "--allow-ffi", "--allow-read", "--allow-env", "lib/cli.ts"]
-    : ["lib/cli.ts"];
-  const result = spawnSync(process.execPath, [...runtimeArgs, ...args], {
+  const result = spawnSync(process.execPath, cliCommand(args, via), {
     cwd: repoRoot,
     env: { ...process.env, NO_COLOR: "1", ...env },
     encoding: "utf8",
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** {@link runCli} without blocking the event loop: for tests whose process also serves the CLI. */
+export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, cliCommand(args, "file"), {
+    cwd: repoRoot,
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
+  let stdout = "", stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => stdout += d);
+  child.stderr.setEncoding("utf8").on("data", (d: string) => stderr += d);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }
