@@ -25,5 +25,8 @@ export { resample } from "./lib/resample.ts";
 export { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
 export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
 export { type BatchPlanOptions } from "./lib/batching.ts";
+export { type CheckpointFormat, convertCheckpoint, type Converted, detectFormat } from "./lib/convert/mod.ts";
+export { DEFAULT_REPO, type PretrainedOptions } from "./lib/pretrained.ts";
+export { hubFile, type HubOptions, type HubProgress } from "./lib/hub.ts";
 export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/ffi/library.ts";
 export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/ffi/symbols.ts";
