@@ -3,9 +3,8 @@
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { convertCheckpoint, writeConverted } from "./convert/mod.ts";
+import { convertCheckpoint, readCheckpoint, writeConverted } from "./convert/mod.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { nativeVersion } from "./ffi/library.ts";
 import { WeSpeakerModel } from "./model.ts";
@@ -79,13 +78,7 @@ async function withModel<T>(parsed: Parsed, body: (model: WeSpeakerModel) => Pro
 }
 
 async function convert(input: string, output: string): Promise<void> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(input);
-  } catch (err) {
-    throw new WeSpeakerError("io", `cannot read ${input}: ${(err as Error).message}`, { cause: err });
-  }
-  const converted = await convertCheckpoint(bytes, input);
+  const converted = await convertCheckpoint(await readCheckpoint(input), input);
   await writeConverted(output, converted);
   print(
     `wrote ${output}: ${

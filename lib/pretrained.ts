@@ -8,11 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { readFile, realpath } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { convertCheckpoint, detectFormat, writeConverted } from "./convert/mod.ts";
+import { convertCheckpoint, detectFormat, readCheckpoint, writeConverted } from "./convert/mod.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { hubFile, type HubOptions } from "./hub.ts";
 
@@ -58,7 +58,7 @@ function convertedCacheDir(options: PretrainedOptions): string {
     join(env("XDG_CACHE_HOME") ?? join(homedir(), ".cache"), "wespeaker");
 }
 
-async function localWeightFile(path: string): Promise<string> {
+function localWeightFile(path: string): string {
   if (!statSync(path).isDirectory()) return path;
   for (const name of WEIGHT_FILES) {
     if (existsSync(join(path, name))) return join(path, name);
@@ -101,13 +101,8 @@ async function sourceDigest(path: string, bytes: Uint8Array): Promise<string> {
  */
 export async function resolvePretrained(options: PretrainedOptions = {}): Promise<string> {
   const repo = options.repo ?? DEFAULT_REPO;
-  const path = existsSync(repo) ? await localWeightFile(repo) : await hubWeightFile(repo, options);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new WeSpeakerError("io", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const path = existsSync(repo) ? localWeightFile(repo) : await hubWeightFile(repo, options);
+  const bytes = await readCheckpoint(path);
   if (detectFormat(bytes, path) === "safetensors") return path;
 
   const dir = convertedCacheDir(options);

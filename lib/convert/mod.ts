@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { WeSpeakerError } from "../errors.ts";
@@ -91,6 +91,15 @@ export async function convertCheckpoint(bytes: Uint8Array, source = "checkpoint"
       return convertOnnx(bytes, source);
     case "safetensors":
       return reencodeSafetensors(bytes, source);
+  }
+}
+
+/** Reads a checkpoint file whole. @throws {WeSpeakerError} `io` naming the path */
+export async function readCheckpoint(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new WeSpeakerError("io", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
