@@ -111,26 +111,34 @@ def relu(x):
     return np.maximum(x, 0.0)
 
 
-def trunk(pt, feats, trace=None):
-    """feats (T, 80) float64 -> layer4 output (256, 10, T')."""
-    x = feats.T[None, :, :]  # (1, F=80, T)
-    out = relu(conv2d(x, pt["conv1.weight"], pt["conv1.bias"], 1))
+def resnet_trunk(conv, has_shortcut, feats, trace=None):
+    """The ResNet34 trunk: feats (T, 80) float64 -> layer4 output (256, 10, T'). `conv(x, name, stride)`
+    applies the convolution (with whatever normalisation follows it) named as in the MLX layout:
+    conv1, layerL.B.conv1, layerL.B.conv2, layerL.B.shortcut."""
+    out = relu(conv(feats.T[None, :, :], "conv1", 1))  # input (1, F=80, T)
     if trace is not None:
         trace.append(("stem", out))
     for layer, blocks, _channels, stride in STAGES:
         for b in range(blocks):
             p = f"layer{layer}.{b}."
             s = stride if b == 0 else 1
-            y = relu(conv2d(out, pt[p + "conv1.weight"], pt[p + "conv1.bias"], s))
-            y = conv2d(y, pt[p + "conv2.weight"], pt[p + "conv2.bias"], 1)
-            if p + "shortcut.weight" in pt:
-                y += conv2d(out, pt[p + "shortcut.weight"], pt[p + "shortcut.bias"], s)
-            else:
-                y += out
+            y = relu(conv(out, p + "conv1", s))
+            y = conv(y, p + "conv2", 1)
+            y += conv(out, p + "shortcut", s) if has_shortcut(p + "shortcut") else out
             out = relu(y)
             if trace is not None:
                 trace.append((p[:-1], out))
     return out
+
+
+def trunk(pt, feats, trace=None):
+    """The trunk with BatchNorm fused: every conv has a bias."""
+    return resnet_trunk(
+        lambda x, name, stride: conv2d(x, pt[name + ".weight"], pt[name + ".bias"], stride),
+        lambda name: name + ".weight" in pt,
+        feats,
+        trace,
+    )
 
 
 def flatten_cf(h, order):

@@ -38,7 +38,7 @@ import zipfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet_ref import STAGES, conv2d, flatten_cf, normalize, relu, sig, tstp  # noqa: E402
+from resnet_ref import conv2d, flatten_cf, normalize, resnet_trunk, sig, tstp  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------
 # checkpoint reader
@@ -202,22 +202,14 @@ def conv_bn(x, sd, conv, bn, stride, eps):
 
 
 def trunk(sd, feats, eps, trace=None):
-    """feats (T, 80) -> layer4 output (256, 10, T')."""
-    out = relu(conv_bn(feats.T[None, :, :], sd, "conv1", "bn1", 1, eps))
-    for layer, blocks, _channels, stride in STAGES:
-        for b in range(blocks):
-            p = f"layer{layer}.{b}."
-            s = stride if b == 0 else 1
-            y = relu(conv_bn(out, sd, p + "conv1", p + "bn1", s, eps))
-            y = conv_bn(y, sd, p + "conv2", p + "bn2", 1, eps)
-            if p + "shortcut.0.weight" in sd:
-                y += conv_bn(out, sd, p + "shortcut.0", p + "shortcut.1", s, eps)
-            else:
-                y += out
-            out = relu(y)
-            if trace is not None:
-                trace.append((p[:-1], out))
-    return out
+    """The trunk with each BatchNorm a separate layer after its conv (PyTorch key names)."""
+
+    def conv(x, name, stride):
+        if name.endswith("shortcut"):
+            return conv_bn(x, sd, name + ".0", name + ".1", stride, eps)
+        return conv_bn(x, sd, name, name[: -len("conv1")] + "bn" + name[-1], stride, eps)  # convK -> bnK
+
+    return resnet_trunk(conv, lambda name: name + ".0.weight" in sd, feats, trace)
 
 
 def embed(sd, feats, eps, trace=None):
