@@ -10,7 +10,8 @@
 //   WESPEAKER_BUILD_TYPE   CMake build type (default: Release)
 //   WESPEAKER_BLAS         auto | openblas | bundled (Linux): see CMakeLists.txt
 //
-// Flags: --tests also builds the C test programs of tests/c.
+// Flags: --tests also builds the C test programs of tests/c; --sanitize builds library and tests
+// with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/ instead of build/.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -20,7 +21,8 @@ import { arch, platform, release } from "node:os";
 const MLX_VERSION = "0.32.4";
 const root = resolve(import.meta.dirname, "..");
 const cacheDir = join(root, ".cache");
-const buildDir = join(root, "build");
+const sanitize = process.argv.includes("--sanitize");
+const buildDir = join(root, sanitize ? "build-asan" : "build");
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -154,7 +156,7 @@ async function main() {
   const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
   const blas = process.env.WESPEAKER_BLAS ?? "auto";
   const tests = process.argv.includes("--tests") ? "ON" : "OFF";
-  const stamp = JSON.stringify({ mlxDir, buildType, blas, tests, openblas: hasOpenBlas() });
+  const stamp = JSON.stringify({ mlxDir, buildType, blas, tests, sanitize, openblas: hasOpenBlas() });
   const stampFile = join(buildDir, ".setup-stamp");
   if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
     run("cmake", [
@@ -166,6 +168,8 @@ async function main() {
       `-DMLX_DIR=${mlxDir}`,
       `-DWESPEAKER_BLAS=${blas}`,
       `-DWESPEAKER_BUILD_TESTS=${tests}`,
+      `-DWESPEAKER_SANITIZE=${sanitize ? "ON" : "OFF"}`,
+      `-DWESPEAKER_TEST_WEIGHTS=${join(root, "build", "test-weights.safetensors")}`,
       "-UWESPEAKER_OPENBLAS",
     ]);
     writeFileSync(stampFile, stamp);
