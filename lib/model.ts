@@ -5,7 +5,7 @@ import { loadAudio, toModelRate } from "./audio.ts";
 import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { type Fbank, fbank } from "./fbank.ts";
-import { embedNative, freeModel, loadModel } from "./ffi/library.ts";
+import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./ffi/library.ts";
 import type { Handle } from "./ffi/runtime.ts";
 import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./ffi/symbols.ts";
 import { type PretrainedOptions, resolvePretrained } from "./pretrained.ts";
@@ -50,6 +50,9 @@ const leaked = new FinalizationRegistry<Handle>((handle) => freeModel(handle));
  */
 export class WeSpeakerModel implements Disposable {
   #handle: Handle | null;
+  // Async calls still running, and the handle close() left for the last of them to free.
+  #inFlight = 0;
+  #freeWhenIdle: Handle | null = null;
   readonly #path: string;
 
   private constructor(handle: Handle, path: string) {
@@ -122,20 +125,37 @@ export class WeSpeakerModel implements Disposable {
     sampleRate: number,
     options: EmbedBatchOptions = {},
   ): Float32Array[] {
-    this.#live();
-    const features = clips.map((clip, i) => {
-      try {
-        return this.#features(clip, sampleRate);
-      } catch (err) {
-        if (err instanceof WeSpeakerError) {
-          throw new WeSpeakerError(err.code, `clip ${i}: ${err.message}`, { cause: err });
-        }
-        throw err;
-      }
-    });
-    const results = new Array<Float32Array>(clips.length);
-    for (const group of planBatches(features.map((f) => f.frames), options)) {
+    const { features, groups, results } = this.#plan(clips, sampleRate, options);
+    for (const group of groups) {
       const embeddings = this.#run(group.map((i) => features[i]), options.raw);
+      group.forEach((clip, k) => results[clip] = embeddings[k]);
+    }
+    return results;
+  }
+
+  /**
+   * {@link embed} without blocking the event loop: the network runs on another thread (a Deno
+   * nonblocking FFI call, a Worker under Bun). Any number of calls may overlap; they run one at
+   * a time per model and give exactly what {@link embed} gives. Closing the model while calls are
+   * in flight lets them finish first.
+   */
+  async embedAsync(
+    samples: Float32Array,
+    sampleRate: number,
+    options: EmbedOptions = {},
+  ): Promise<Float32Array> {
+    return (await this.#runAsync([this.#features(samples, sampleRate)], options.raw))[0];
+  }
+
+  /** {@link embedBatch} without blocking the event loop (see {@link embedAsync}). */
+  async embedBatchAsync(
+    clips: readonly Float32Array[],
+    sampleRate: number,
+    options: EmbedBatchOptions = {},
+  ): Promise<Float32Array[]> {
+    const { features, groups, results } = this.#plan(clips, sampleRate, options);
+    for (const group of groups) {
+      const embeddings = await this.#runAsync(group.map((i) => features[i]), options.raw);
       group.forEach((clip, k) => results[clip] = embeddings[k]);
     }
     return results;
@@ -148,7 +168,7 @@ export class WeSpeakerModel implements Disposable {
   async embedFile(path: string, options: EmbedOptions = {}): Promise<Float32Array> {
     this.#live();
     const audio = await loadAudio(path);
-    return this.embed(audio.samples, audio.sampleRate, options);
+    return await this.embedAsync(audio.samples, audio.sampleRate, options);
   }
 
   /**
@@ -209,7 +229,8 @@ export class WeSpeakerModel implements Disposable {
     const handle = this.#handle;
     this.#handle = null;
     leaked.unregister(this);
-    freeModel(handle);
+    if (this.#inFlight > 0) this.#freeWhenIdle = handle;
+    else freeModel(handle);
   }
 
   /** Same as {@link close}, for `using model = …`. */
@@ -238,20 +259,53 @@ export class WeSpeakerModel implements Disposable {
 
   // One native call for items of possibly different lengths: padded to the longest, with lengths.
   #run(items: Fbank[], raw = false): Float32Array[] {
+    return splitRows(embedNative(this.#live(), batchCall(items, raw)), items.length);
+  }
+
+  async #runAsync(items: Fbank[], raw = false): Promise<Float32Array[]> {
     const handle = this.#live();
-    const frames = Math.max(...items.map((f) => f.frames));
-    let data = items[0].data;
-    let lengths: BigInt64Array | undefined;
-    if (items.length > 1) {
-      data = new Float32Array(items.length * frames * NUM_MEL_BINS);
-      items.forEach((f, b) => data.set(f.data, b * frames * NUM_MEL_BINS));
-      if (items.some((f) => f.frames !== frames)) {
-        lengths = BigInt64Array.from(items, (f) => BigInt(f.frames));
+    this.#inFlight++;
+    try {
+      return splitRows(await embedNativeAsync(handle, batchCall(items, raw)), items.length);
+    } finally {
+      if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
+        freeModel(this.#freeWhenIdle);
+        this.#freeWhenIdle = null;
       }
     }
-    const out = embedNative(handle, { features: data, batch: items.length, frames, lengths, raw });
-    return items.map((_, b) => out.slice(b * EMBEDDING_DIM, (b + 1) * EMBEDDING_DIM));
   }
+
+  #plan(clips: readonly Float32Array[], sampleRate: number, options: BatchPlanOptions) {
+    this.#live();
+    const features = clips.map((clip, i) => {
+      try {
+        return this.#features(clip, sampleRate);
+      } catch (err) {
+        if (err instanceof WeSpeakerError) {
+          throw new WeSpeakerError(err.code, `clip ${i}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    });
+    const groups = planBatches(features.map((f) => f.frames), options);
+    return { features, groups, results: new Array<Float32Array>(clips.length) };
+  }
+}
+
+// One native call for items of possibly different lengths: padded to the longest, with lengths.
+function batchCall(items: Fbank[], raw: boolean): EmbedCall {
+  const frames = Math.max(...items.map((f) => f.frames));
+  if (items.length === 1) return { features: items[0].data, batch: 1, frames, raw };
+  const features = new Float32Array(items.length * frames * NUM_MEL_BINS);
+  items.forEach((f, b) => features.set(f.data, b * frames * NUM_MEL_BINS));
+  const lengths = items.some((f) => f.frames !== frames)
+    ? BigInt64Array.from(items, (f) => BigInt(f.frames))
+    : undefined;
+  return { features, batch: items.length, frames, lengths, raw };
+}
+
+function splitRows(out: Float32Array, rows: number): Float32Array[] {
+  return Array.from({ length: rows }, (_, b) => out.slice(b * EMBEDDING_DIM, (b + 1) * EMBEDDING_DIM));
 }
 
 function checkFeatures(features: Fbank): void {

@@ -5,7 +5,7 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
-import { type Handle, libraryFileName, type OpenedLibrary, openLibrary } from "./runtime.ts";
+import { type EmbedArgs, type Handle, libraryFileName, type OpenedLibrary, openLibrary } from "./runtime.ts";
 import { ABI_VERSION, EMBED_RAW, EMBEDDING_DIM, Status } from "./symbols.ts";
 
 /** Environment variable naming the libwespeaker file to load instead of searching for it. */
@@ -116,13 +116,12 @@ export interface EmbedCall {
   raw?: boolean;
 }
 
-/** Runs wespeaker_embed; returns [batch, numMasks or 1, 256] embeddings. */
-export function embedNative(handle: Handle, call: EmbedCall): Float32Array {
-  const { lib } = nativeLibrary();
+// The arguments of one wespeaker_embed call, and the buffers its results land in.
+function embedArgs(handle: Handle, call: EmbedCall): { args: EmbedArgs; out: Float32Array; err: Uint8Array } {
   const rows = call.batch * (call.weights ? call.numMasks ?? 1 : 1);
   const out = new Float32Array(rows * EMBEDDING_DIM);
   const err = new Uint8Array(ERROR_BUFFER_SIZE);
-  const status = lib.symbols.wespeaker_embed(
+  const args: EmbedArgs = [
     handle,
     call.features,
     call.batch,
@@ -135,8 +134,21 @@ export function embedNative(handle: Handle, call: EmbedCall): Float32Array {
     out,
     err,
     err.length,
-  );
-  check(status, err);
+  ];
+  return { args, out, err };
+}
+
+/** Runs wespeaker_embed; returns [batch, numMasks or 1, 256] embeddings. */
+export function embedNative(handle: Handle, call: EmbedCall): Float32Array {
+  const { args, out, err } = embedArgs(handle, call);
+  check(nativeLibrary().lib.symbols.wespeaker_embed(...args), err);
+  return out;
+}
+
+/** {@link embedNative} off the JavaScript thread; `call`'s buffers must not change until it settles. */
+export async function embedNativeAsync(handle: Handle, call: EmbedCall): Promise<Float32Array> {
+  const { args, out, err } = embedArgs(handle, call);
+  check(await nativeLibrary().lib.embedAsync(...args), err);
   return out;
 }
 

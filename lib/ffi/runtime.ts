@@ -29,9 +29,18 @@ export interface NativeSymbols {
   wespeaker_model_free(model: Handle): void;
 }
 
+/** The arguments of `wespeaker_embed`, as {@link NativeSymbols} takes them. */
+export type EmbedArgs = Parameters<NativeSymbols["wespeaker_embed"]>;
+
 /** An opened native library. */
 export interface OpenedLibrary {
   symbols: NativeSymbols;
+  /**
+   * `wespeaker_embed` off the JavaScript thread, so the event loop keeps running: on a Deno
+   * `nonblocking` call, or on a Worker under Bun (whose FFI has no nonblocking calls). The
+   * buffers must be left alone until the promise settles.
+   */
+  embedAsync(...args: EmbedArgs): Promise<number>;
   /** Turns the address a `wespeaker_model**` out-parameter received into a handle. */
   handleFromAddress(address: bigint): Handle;
   close(): void;
@@ -96,6 +105,8 @@ function openDeno(path: string): OpenedLibrary {
       result: denoTypes[def.result],
     };
   }
+  // The same native function again, run by Deno on its blocking thread pool.
+  defs.wespeaker_embed_nonblocking = { ...defs.wespeaker_embed, name: "wespeaker_embed", nonblocking: true };
   const lib = Deno.dlopen(path, defs);
   const raw = lib.symbols as Record<string, (...args: unknown[]) => unknown>;
   const version = raw.wespeaker_version;
@@ -104,6 +115,7 @@ function openDeno(path: string): OpenedLibrary {
       ...raw,
       wespeaker_version: () => Deno.UnsafePointerView.getCString(version() as Deno.PointerObject),
     } as unknown as NativeSymbols,
+    embedAsync: (...args) => raw.wespeaker_embed_nonblocking(...args) as Promise<number>,
     handleFromAddress: (address) => Deno.UnsafePointer.create(address) as unknown as Handle,
     close: () => lib.close(),
   };
@@ -121,8 +133,71 @@ function openBun(path: string): OpenedLibrary {
       ...lib.symbols,
       wespeaker_version: () => String(version()),
     } as unknown as NativeSymbols,
+    embedAsync: bunEmbedWorker(path),
     handleFromAddress: (address) => Number(address) as unknown as Handle,
     close: () => lib.close(),
+  };
+}
+
+interface PendingCall {
+  resolve(status: number): void;
+  reject(error: unknown): void;
+  out: Float32Array;
+  err: Uint8Array;
+}
+
+/**
+ * Bun's async embed: one Worker, holding its own binding of the same library, makes the calls with
+ * the handle's address (a handle may be used from any thread; calls on one handle are serialised
+ * natively). It is unref'd while idle so that it never keeps the process alive.
+ */
+function bunEmbedWorker(path: string): (...args: EmbedArgs) => Promise<number> {
+  let worker: Worker | undefined;
+  const pending = new Map<number, PendingCall>();
+  let nextId = 0;
+  const start = () => {
+    const w = new Worker(new URL("./bun_embed_worker.ts", import.meta.url));
+    w.onmessage = (
+      { data }: MessageEvent<{ id: number; status: number; out: Float32Array; err: Uint8Array }>,
+    ) => {
+      const call = pending.get(data.id)!;
+      pending.delete(data.id);
+      call.out.set(data.out);
+      call.err.set(data.err);
+      call.resolve(data.status);
+      if (pending.size === 0) (w as unknown as { unref(): void }).unref();
+    };
+    w.onerror = (event) => {
+      for (const call of pending.values()) call.reject(new Error(`embed worker failed: ${event.message}`));
+      pending.clear();
+      worker = undefined;
+    };
+    return w;
+  };
+  return (handle, features, batch, frames, lengths, weights, numMasks, weightFrames, flags, out, err) => {
+    worker ??= start();
+    (worker as unknown as { ref(): void }).ref();
+    const id = nextId++;
+    return new Promise<number>((resolve, reject) => {
+      pending.set(id, { resolve, reject, out, err });
+      worker!.postMessage({
+        id,
+        path,
+        address: handle as unknown as number,
+        args: [
+          features,
+          batch,
+          frames,
+          lengths,
+          weights,
+          numMasks,
+          weightFrames,
+          flags,
+          out.length,
+          err.length,
+        ],
+      });
+    });
   };
 }
 
