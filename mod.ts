@@ -22,10 +22,12 @@ export {
 export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/fbank.ts";
 export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/wav.ts";
 export { resample } from "./lib/resample.ts";
-export { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
+export { loadAudio, type LoadedAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
 export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
 export { type BatchPlanOptions } from "./lib/batching.ts";
 export { type CheckpointFormat, convertCheckpoint, type Converted, detectFormat } from "./lib/convert/mod.ts";
+export { MLX_CONFIG } from "./lib/convert/fuse.ts";
+export type { F32Tensor } from "./lib/safetensors.ts";
 export { DEFAULT_REPO, type PretrainedOptions } from "./lib/pretrained.ts";
 export { hubFile, type HubOptions, type HubProgress } from "./lib/hub.ts";
 export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/ffi/library.ts";

@@ -36,6 +36,8 @@ export class WeSpeakerError extends Error {
   readonly code: WeSpeakerErrorCode;
 
   /**
+   * Creates an error of the given kind.
+   *
    * @param code kind of failure
    * @param message human-readable text naming the offending file, key, shape or value
    * @param options `cause` carries the underlying error, when there is one
