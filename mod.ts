@@ -21,7 +21,9 @@ export {
 } from "./lib/model.ts";
 export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/fbank.ts";
 export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/wav.ts";
-export { resample } from "./lib/resample.ts";
+export { resample, StreamingResampler } from "./lib/resample.ts";
+export { openWavStream, type WavStream, type WavStreamOptions } from "./lib/wav_stream.ts";
+export { embedWindows, type WindowEmbedding, type WindowOptions, type WindowSource } from "./lib/windows.ts";
 export { loadAudio, type LoadedAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
 export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
 export { type BatchPlanOptions } from "./lib/batching.ts";

@@ -7,7 +7,7 @@
  * - `invalid-weights`: a weights file is not the expected safetensors layout (key, shape, dtype, size).
  * - `io`: a file could not be read or written.
  * - `library-not-found`: the native library could not be located or opened.
- * - `closed`: the model was used after `close()`.
+ * - `closed`: a model was used after `close()`, or a WAV stream read again after it ended.
  * - `native`: the native library reported an internal failure.
  * - `not-found`: the Hugging Face Hub has no such repo, file or revision.
  * - `unauthorized`: the Hub refused access (gated or private repo: set `HF_TOKEN`).

@@ -84,6 +84,56 @@ function checkRate(name: string, rate: number): void {
   }
 }
 
+/** Output samples for `n` input samples: torchaudio's `ceil(n * up / down)`, in exact integers. */
+function outputLength(n: number, k: Polyphase): number {
+  // n * up stays far below 2^53 for any signal that fits in memory or on a disk.
+  return Math.floor((n * k.up + k.down - 1) / k.down);
+}
+
+/**
+ * Output samples `[from, to)` into `out[0 .. to - from)`, with `x` holding input samples
+ * `[x0, x0 + x.length)` of a signal whose samples before 0 and from `n` on are the zero padding. The
+ * caller keeps in `x` every other sample these outputs read. Each output sums its taps in ascending
+ * order in float64, so a signal filtered in pieces gives exactly what it gives filtered whole.
+ */
+function filter(
+  k: Polyphase,
+  x: Float32Array,
+  x0: number,
+  n: number,
+  from: number,
+  to: number,
+  out: Float32Array,
+): void {
+  const { down, up, first, taps } = k;
+  let j = from % up;
+  let base = ((from - j) / up) * down;
+  for (let o = from; o < to; o++) {
+    const h = taps[j];
+    const len = h.length;
+    const s = base + first[j];
+    const p = s - x0;
+    let acc = 0;
+    if (s >= 0 && s + len <= n) {
+      for (let i = 0; i < len; i++) acc += h[i] * x[p + i];
+    } else {
+      const i0 = s < 0 ? -s : 0;
+      const i1 = Math.min(len, n - s);
+      for (let i = i0; i < i1; i++) acc += h[i] * x[p + i];
+    }
+    out[o - from] = acc;
+    if (++j === up) {
+      j = 0;
+      base += down;
+    }
+  }
+}
+
+function reducedKernel(fromRate: number, toRate: number): Polyphase {
+  const g = gcd(fromRate, toRate);
+  return kernelFor(fromRate / g, toRate / g);
+}
+
 /**
  * Resample `samples` from `fromRate` to `toRate` Hz with a windowed-sinc filter, reproducing
  * `torchaudio.functional.resample(x, fromRate, toRate)` (Hann-windowed sinc, 6 zero crossings, rolloff
@@ -105,33 +155,109 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   checkRate("source", fromRate);
   checkRate("target", toRate);
   if (fromRate === toRate) return samples.slice();
-
-  const g = gcd(fromRate, toRate);
-  const down = fromRate / g;
-  const up = toRate / g;
-  const n = samples.length;
-  // Exact integer ceil; n * up stays far below 2^53 for any array that fits in memory.
-  const outLen = Math.floor((n * up + down - 1) / down);
-  const out = new Float32Array(outLen);
-  if (outLen === 0) return out;
-
-  const { first, taps } = kernelFor(down, up);
-  let o = 0;
-  for (let base = 0; o < outLen; base += down) {
-    for (let j = 0; j < up && o < outLen; j++, o++) {
-      const h = taps[j];
-      const len = h.length;
-      const s = base + first[j];
-      let acc = 0;
-      if (s >= 0 && s + len <= n) {
-        for (let i = 0; i < len; i++) acc += h[i] * samples[s + i];
-      } else {
-        const i0 = s < 0 ? -s : 0;
-        const i1 = Math.min(len, n - s);
-        for (let i = i0; i < i1; i++) acc += h[i] * samples[s + i];
-      }
-      out[o] = acc;
-    }
-  }
+  const k = reducedKernel(fromRate, toRate);
+  const out = new Float32Array(outputLength(samples.length, k));
+  filter(k, samples, 0, samples.length, 0, out.length, out);
   return out;
+}
+
+/**
+ * {@link resample} for a signal that arrives in pieces: each {@link push} returns the output samples
+ * that the input so far fully determines, and {@link flush} the rest once the signal has ended. The
+ * pieces concatenated are exactly `resample(wholeSignal, fromRate, toRate)`, bit for bit and of the
+ * same length, for any way of cutting the input; only the filter's reach of input (tens of samples)
+ * is held between calls.
+ *
+ * ```ts
+ * const r = new StreamingResampler(44100, 16000);
+ * for await (const chunk of source) sink(r.push(chunk));
+ * sink(r.flush());
+ * ```
+ */
+export class StreamingResampler {
+  /** Rate of the input, Hz. */
+  readonly fromRate: number;
+  /** Rate of the output, Hz. */
+  readonly toRate: number;
+  // null when the rates are equal: input passes through.
+  readonly #kernel: Polyphase | null;
+  // Lowest first tap over the phases: how far before an output's row of input its taps may start.
+  readonly #reachBack: number;
+  // Input samples [#x0, #x0 + #held.length) that outputs still to come may read.
+  #held = new Float32Array(0);
+  #x0 = 0;
+  #received = 0;
+  #produced = 0;
+
+  /**
+   * Creates a resampler for one rate pair, with the filter {@link resample} uses (built once per pair).
+   *
+   * @param fromRate rate of the input, Hz (positive integer)
+   * @param toRate desired rate, Hz (positive integer)
+   * @throws {WeSpeakerError} code `invalid-argument` when a rate is not a positive integer
+   */
+  constructor(fromRate: number, toRate: number) {
+    checkRate("source", fromRate);
+    checkRate("target", toRate);
+    this.fromRate = fromRate;
+    this.toRate = toRate;
+    this.#kernel = fromRate === toRate ? null : reducedKernel(fromRate, toRate);
+    this.#reachBack = this.#kernel ? this.#kernel.first.reduce((a, b) => Math.min(a, b)) : 0;
+  }
+
+  /**
+   * Takes the next piece of input.
+   *
+   * @param chunk the next samples of the signal (any length, including 0)
+   * @returns the output samples now determined (possibly none); a copy of `chunk` when the rates are equal
+   * @throws {WeSpeakerError} code `invalid-argument` when `chunk` is not a Float32Array
+   */
+  push(chunk: Float32Array): Float32Array {
+    if (!(chunk instanceof Float32Array)) {
+      throw new WeSpeakerError("invalid-argument", "samples must be a Float32Array");
+    }
+    const k = this.#kernel;
+    if (!k) return chunk.slice();
+    const x = new Float32Array(this.#held.length + chunk.length);
+    x.set(this.#held);
+    x.set(chunk, this.#held.length);
+    const n = this.#received += chunk.length;
+
+    // Outputs are ready while they surely exist (whatever follows) and their last tap has arrived.
+    const { down, up, first, taps } = k;
+    const limit = outputLength(n, k);
+    let to = this.#produced;
+    let j = to % up;
+    let base = ((to - j) / up) * down;
+    while (to < limit && base + first[j] + taps[j].length <= n) {
+      to++;
+      if (++j === up) {
+        j = 0;
+        base += down;
+      }
+    }
+    const out = new Float32Array(to - this.#produced);
+    filter(k, x, this.#x0, n, this.#produced, to, out);
+    this.#produced = to;
+
+    const keep = Math.max(this.#x0, Math.floor(to / up) * down + this.#reachBack);
+    this.#held = x.subarray(keep - this.#x0);
+    this.#x0 = keep;
+    return out;
+  }
+
+  /**
+   * Ends the signal: returns the output samples that remained (those whose taps reach past the end,
+   * where torchaudio pads with zeros) and makes the resampler ready for a new signal.
+   *
+   * @returns the last output samples; empty when the rates are equal
+   */
+  flush(): Float32Array {
+    const k = this.#kernel;
+    const out = new Float32Array(k ? outputLength(this.#received, k) - this.#produced : 0);
+    if (k) filter(k, this.#held, this.#x0, this.#received, this.#produced, this.#produced + out.length, out);
+    this.#held = new Float32Array(0);
+    this.#x0 = this.#received = this.#produced = 0;
+    return out;
+  }
 }

@@ -159,38 +159,45 @@ function parseFmt(view: DataView, offset: number, size: number, source: string):
   return { format, channels, sampleRate, blockAlign, bitsPerSample };
 }
 
-/**
- * Decode a WAV file held in memory into mono float samples at the file's own rate.
- *
- * Supported: RIFF/WAVE (and RF64/BW64) with integer PCM of 8 (unsigned), 16, 24 or 32 bits, IEEE float
- * of 32 or 64 bits, and WAVE_FORMAT_EXTENSIBLE wrapping either. Integers are scaled by 2^(bits-1) (8-bit:
- * `(v - 128) / 128`), so 16-bit mono decodes to exactly `int16 / 32768`, as soundfile/torchaudio give.
- * Several channels are averaged (in double precision) into one.
- *
- * Data size rules: a data chunk whose size is not a whole number of frames keeps its complete frames.
- * A declared size larger than the bytes present is an error (the file was cut short), except for the
- * placeholders streaming writers leave behind — `0xFFFFFFFF`, or `0` in a file whose RIFF size was not
- * finalized either — where all bytes that follow are taken as audio (again whole frames only).
- *
- * @param bytes the complete file contents
- * @param source name of the file, used in error messages
- * @returns mono samples, their rate and the header facts
- * @throws {WeSpeakerError} code `invalid-wav` naming `source` and the problem (not RIFF/WAVE, missing
- *   or truncated chunks, unsupported encodings, inconsistent header fields)
- */
-export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new WeSpeakerError("invalid-argument", `${source}: expected a Uint8Array of WAV bytes`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = bytes.length;
-  if (n < 12) fail(source, `truncated header: ${n} bytes, a WAV file needs at least 12`);
+/** Where a WAV file keeps its audio and how it is encoded, as {@link parseWavHeader} finds it. */
+export interface WavLayout extends WavInfo {
+  /** Bytes per frame (all channels of one sample instant). */
+  blockAlign: number;
+  /** File offset of the first byte of audio. */
+  dataOffset: number;
+}
 
-  const magic = fourcc(bytes, 0);
+/** A request from {@link parseWavHeader}: the file's bytes `[offset, offset + length)`. */
+export interface ByteRequest {
+  /** File offset of the first byte wanted. */
+  offset: number;
+  /** Bytes wanted; the answer is shorter only where the file ends first. */
+  length: number;
+}
+
+/**
+ * Walks a WAV file's chunks and applies every header and size rule of {@link decodeWav}, without
+ * holding the file: it yields the few small byte ranges it needs and is resumed with their contents.
+ * Driving it over a buffer in memory ({@link decodeWav}) and over positional reads of an open file
+ * (`openWavStream` in wav_stream.ts) gives one set of checks and error messages for both.
+ *
+ * @param fileSize total bytes in the file
+ * @param source name of the file, used in error messages
+ * @returns (as the generator's return value) where the audio lies and how it is encoded
+ * @throws {WeSpeakerError} code `invalid-wav`, exactly as {@link decodeWav} describes
+ */
+export function* parseWavHeader(
+  fileSize: number,
+  source: string,
+): Generator<ByteRequest, WavLayout, Uint8Array> {
+  const n = fileSize;
+  if (n < 12) fail(source, `truncated header: ${n} bytes, a WAV file needs at least 12`);
+  const head = yield { offset: 0, length: 12 };
+  const magic = fourcc(head, 0);
   const isRf64 = magic === "RF64" || magic === "BW64";
   if (magic !== "RIFF" && !isRf64) fail(source, `not a RIFF file (starts with "${magic}")`);
-  if (fourcc(bytes, 8) !== "WAVE") fail(source, `not a WAVE file (RIFF form type "${fourcc(bytes, 8)}")`);
-  let riffSize = view.getUint32(4, true);
+  if (fourcc(head, 8) !== "WAVE") fail(source, `not a WAVE file (RIFF form type "${fourcc(head, 8)}")`);
+  let riffSize = viewOf(head).getUint32(4, true);
 
   let fmt: FmtChunk | undefined;
   let dataOffset = -1;
@@ -200,8 +207,9 @@ export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio 
 
   let off = 12;
   while (off + 8 <= n) {
-    const id = fourcc(bytes, off);
-    const size = view.getUint32(off + 4, true);
+    const header = yield { offset: off, length: 8 };
+    const id = fourcc(header, 0);
+    const size = viewOf(header).getUint32(4, true);
     const body = off + 8;
     const avail = n - body;
 
@@ -213,14 +221,16 @@ export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio 
       if (size > avail || size === 0) break;
     } else if (id === "fmt ") {
       if (size > avail) fail(source, `truncated header: fmt chunk declares ${size} bytes, ${avail} present`);
-      fmt = parseFmt(view, body, size, source);
+      // parseFmt reads no further than the 40 bytes of WAVE_FORMAT_EXTENSIBLE.
+      fmt = parseFmt(viewOf(yield { offset: body, length: Math.min(size, 40) }), 0, size, source);
       if (dataOffset >= 0) break;
     } else if (id === "ds64" && isRf64) {
       if (size < 24 || size > avail) {
         fail(source, `truncated header: ds64 chunk declares ${size} bytes (${avail} present), needs 24`);
       }
-      riffSize = readU64(view, body);
-      rf64DataSize = readU64(view, body + 8);
+      const ds64 = viewOf(yield { offset: body, length: 16 });
+      riffSize = readU64(ds64, 0);
+      rf64DataSize = readU64(ds64, 8);
     } else if (size > avail) {
       // An unknown chunk running past the end: nothing usable can follow it.
       sawTruncatedChunk = ` (chunk "${id}" at byte ${off} declares ${size} bytes, only ${avail} present)`;
@@ -228,7 +238,10 @@ export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio 
     }
     // Chunks are padded to even sizes; tolerate writers that forget the pad byte on odd-sized chunks.
     let next = body + size;
-    if (size % 2 === 1 && (isChunkId(bytes, next + 1) || !isChunkId(bytes, next))) next += 1;
+    if (size % 2 === 1) {
+      const after = yield { offset: next, length: 9 };
+      if (isChunkId(after, 1) || !isChunkId(after, 0)) next += 1;
+    }
     off = next;
   }
 
@@ -254,33 +267,73 @@ export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio 
 
   const { channels, blockAlign, bitsPerSample, format, sampleRate } = fmt;
   const frames = Math.floor(dataBytes / blockAlign);
-  const samples = new Float32Array(frames);
-  decodeFrames(view, dataOffset, frames, channels, bitsPerSample, format, samples);
-  return {
-    samples,
-    sampleRate,
-    info: { sampleRate, channels, bitsPerSample, format, frames },
-  };
+  return { sampleRate, channels, bitsPerSample, format, frames, blockAlign, dataOffset };
 }
 
-function decodeFrames(
-  view: DataView,
-  start: number,
-  frames: number,
-  channels: number,
-  bits: number,
-  format: "pcm" | "float",
-  out: Float32Array,
-): void {
-  const bytesPer = bits / 8;
-  const read = sampleReader(view, bits, format);
+/** The header facts of a layout, without its file offsets. */
+export function wavInfo(layout: WavLayout): WavInfo {
+  const { sampleRate, channels, bitsPerSample, format, frames } = layout;
+  return { sampleRate, channels, bitsPerSample, format, frames };
+}
+
+/**
+ * Decode a WAV file held in memory into mono float samples at the file's own rate.
+ *
+ * Supported: RIFF/WAVE (and RF64/BW64) with integer PCM of 8 (unsigned), 16, 24 or 32 bits, IEEE float
+ * of 32 or 64 bits, and WAVE_FORMAT_EXTENSIBLE wrapping either. Integers are scaled by 2^(bits-1) (8-bit:
+ * `(v - 128) / 128`), so 16-bit mono decodes to exactly `int16 / 32768`, as soundfile/torchaudio give.
+ * Several channels are averaged (in double precision) into one.
+ *
+ * Data size rules: a data chunk whose size is not a whole number of frames keeps its complete frames.
+ * A declared size larger than the bytes present is an error (the file was cut short), except for the
+ * placeholders streaming writers leave behind — `0xFFFFFFFF`, or `0` in a file whose RIFF size was not
+ * finalized either — where all bytes that follow are taken as audio (again whole frames only).
+ *
+ * @param bytes the complete file contents
+ * @param source name of the file, used in error messages
+ * @returns mono samples, their rate and the header facts
+ * @throws {WeSpeakerError} code `invalid-wav` naming `source` and the problem (not RIFF/WAVE, missing
+ *   or truncated chunks, unsupported encodings, inconsistent header fields)
+ */
+export function decodeWav(bytes: Uint8Array, source = "WAV data"): DecodedAudio {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new WeSpeakerError("invalid-argument", `${source}: expected a Uint8Array of WAV bytes`);
+  }
+  const walk = parseWavHeader(bytes.length, source);
+  let step = walk.next();
+  while (!step.done) {
+    step = walk.next(bytes.subarray(step.value.offset, step.value.offset + step.value.length));
+  }
+  const layout = step.value;
+  const samples = new Float32Array(layout.frames);
+  decodeFrames(bytes.subarray(layout.dataOffset), layout, samples);
+  return { samples, sampleRate: layout.sampleRate, info: wavInfo(layout) };
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Decodes `out.length` whole frames from the start of `bytes` into mono samples, exactly as
+ * {@link decodeWav} does, so that a file decoded piecewise matches one decoded at once.
+ *
+ * @param bytes audio data beginning at a frame boundary, at least `out.length * layout.blockAlign` long
+ * @param layout the file's encoding
+ * @param out receives one mono sample per frame
+ */
+export function decodeFrames(bytes: Uint8Array, layout: WavLayout, out: Float32Array): void {
+  const { channels, bitsPerSample, format } = layout;
+  const frames = out.length;
+  const bytesPer = bitsPerSample / 8;
+  const read = sampleReader(viewOf(bytes), bitsPerSample, format);
   if (channels === 1) {
     // Stored straight into float32: for 16/24-bit ints this is exact, which parity with soundfile needs.
-    for (let i = 0, p = start; i < frames; i++, p += bytesPer) out[i] = read(p);
+    for (let i = 0, p = 0; i < frames; i++, p += bytesPer) out[i] = read(p);
     return;
   }
   const stride = bytesPer * channels;
-  for (let i = 0, p = start; i < frames; i++, p += stride) {
+  for (let i = 0, p = 0; i < frames; i++, p += stride) {
     let sum = 0;
     for (let c = 0, q = p; c < channels; c++, q += bytesPer) sum += read(q);
     out[i] = sum / channels;

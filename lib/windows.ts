@@ -1,0 +1,237 @@
+/**
+ * Embedding long audio in sliding windows while holding only the windows being embedded: a two-hour
+ * recording is read, resampled and embedded piece by piece, never whole.
+ *
+ * @module
+ */
+
+import { MODEL_SAMPLE_RATE } from "./audio.ts";
+import { WeSpeakerError } from "./errors.ts";
+import { numFbankFrames } from "./fbank.ts";
+import { MIN_FRAMES } from "./ffi/symbols.ts";
+import type { WeSpeakerModel } from "./model.ts";
+import { StreamingResampler } from "./resample.ts";
+import { openWavStream } from "./wav_stream.ts";
+
+/** Options of {@link embedWindows}. */
+export interface WindowOptions {
+  /** Length of a window in seconds (default 10); rounded to whole samples at 16 kHz. */
+  windowSeconds?: number;
+  /** Distance between window starts in seconds (default: the window length, i.e. no overlap). */
+  hopSeconds?: number;
+  /** Most windows embedded in one native call (default 8): the windows held at once. */
+  batchSize?: number;
+  /** Return the raw output of the final Linear layer instead of the L2-normalised embedding. */
+  raw?: boolean;
+  /** Stops the embedding: the generator then throws `WeSpeakerError` with code `aborted`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Audio for {@link embedWindows}: a WAV file path (any encoding, channel count and rate), or mono samples
+ * at 16 kHz, whole or as an (async) iterable of chunks of any length.
+ */
+export type WindowSource = string | Float32Array | AsyncIterable<Float32Array> | Iterable<Float32Array>;
+
+/** The embedding of one window of audio. */
+export interface WindowEmbedding {
+  /** Start of the window, in seconds from the start of the audio. */
+  start: number;
+  /** End of the window (exclusive), in seconds; shorter than a full window only for the last one. */
+  end: number;
+  /** 256 values, L2-normalised unless `raw` was set. */
+  embedding: Float32Array;
+}
+
+/**
+ * Embeds audio in windows of `windowSeconds`, one every `hopSeconds`, yielding them in order as they
+ * are computed. Each embedding is bit for bit what `model.embed(audio.subarray(start, end), 16000)`
+ * gives for that window of the whole 16 kHz audio (a file is first decoded to mono and resampled
+ * exactly as `loadAudio` does). The audio is never held whole: a file is read with {@link openWavStream}
+ * and resampled with {@link StreamingResampler} as it goes, and only the windows of one batch, the audio
+ * from the next window's start on and the resampler's few dozen samples of history are kept.
+ *
+ * Windows start at 0, `hop`, `2 * hop`, … and are full windows as long as the audio lasts. If audio
+ * remains after the last full window, one more window starts at the next hop and ends with the audio;
+ * it is embedded when it holds at least the model's minimum (9 fbank frames, 1680 samples: 0.105 s)
+ * and dropped otherwise, so audio shorter than that yields nothing at all.
+ *
+ * ```ts
+ * for await (const { start, end, embedding } of embedWindows(model, "meeting.wav", { hopSeconds: 5 })) {
+ *   console.log(start, end, embedding[0]);
+ * }
+ * ```
+ *
+ * @param model the model to embed with (through {@link WeSpeakerModel.embedBatchAsync})
+ * @param source a WAV file path, or mono samples at 16 kHz (see {@link WindowSource})
+ * @param options window length and hop, batch size, `raw`, `signal`
+ * @returns an async generator of the windows' embeddings, in order
+ * @throws {WeSpeakerError} `invalid-argument` for a window shorter than the model's minimum, a
+ *   non-positive hop or batch size, a chunk that is not a Float32Array or NaN/Inf samples; `io` and
+ *   `invalid-wav` for a file that cannot be read; `aborted` when `signal` fires; `closed` when the
+ *   model is closed. Errors from the model name the source and the windows' times.
+ */
+export async function* embedWindows(
+  model: WeSpeakerModel,
+  source: WindowSource,
+  options: WindowOptions = {},
+): AsyncGenerator<WindowEmbedding, void, undefined> {
+  const win = samplesOf("windowSeconds", options.windowSeconds ?? 10);
+  const hop = options.hopSeconds === undefined ? win : samplesOf("hopSeconds", options.hopSeconds);
+  if (numFbankFrames(win) < MIN_FRAMES) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `windowSeconds ${options.windowSeconds} is shorter than the model's minimum of ${MIN_FRAMES} fbank frames`,
+    );
+  }
+  const batchSize = options.batchSize ?? 8;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new WeSpeakerError("invalid-argument", `batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const { signal, raw } = options;
+  const label = typeof source === "string" ? source : "audio";
+  const checkAborted = () => {
+    if (signal?.aborted) {
+      throw new WeSpeakerError("aborted", `${label}: embedding windows aborted`, { cause: signal.reason });
+    }
+  };
+  checkAborted();
+
+  const held = new SampleQueue();
+  let received = 0;
+  let nextStart = 0;
+  let coveredEnd = 0;
+  let batch: Window[] = [];
+  const embed = async function* (): AsyncGenerator<WindowEmbedding> {
+    checkAborted();
+    const clips = batch.map((w) => w.samples);
+    const windows = batch;
+    batch = [];
+    let embeddings: Float32Array[];
+    try {
+      embeddings = await model.embedBatchAsync(clips, MODEL_SAMPLE_RATE, { raw, maxBatchSize: batchSize });
+    } catch (err) {
+      if (!(err instanceof WeSpeakerError)) throw err;
+      const from = windows[0].start / MODEL_SAMPLE_RATE;
+      const to = windows[windows.length - 1].end / MODEL_SAMPLE_RATE;
+      throw new WeSpeakerError(err.code, `${label}, windows from ${from} s to ${to} s: ${err.message}`, {
+        cause: err,
+      });
+    }
+    for (let i = 0; i < windows.length; i++) {
+      const { start, end } = windows[i];
+      yield { start: start / MODEL_SAMPLE_RATE, end: end / MODEL_SAMPLE_RATE, embedding: embeddings[i] };
+    }
+  };
+
+  for await (const chunk of modelRateChunks(source)) {
+    if (!(chunk instanceof Float32Array)) {
+      throw new WeSpeakerError("invalid-argument", `${label}: chunks must be Float32Arrays of mono samples`);
+    }
+    checkAborted();
+    held.append(chunk);
+    received += chunk.length;
+    while (received >= nextStart + win) {
+      batch.push({ start: nextStart, end: nextStart + win, samples: held.copy(nextStart, nextStart + win) });
+      coveredEnd = nextStart + win;
+      nextStart += hop;
+      held.dropBefore(nextStart);
+      if (batch.length === batchSize) yield* embed();
+    }
+  }
+  if (received > coveredEnd && nextStart < received && numFbankFrames(received - nextStart) >= MIN_FRAMES) {
+    batch.push({ start: nextStart, end: received, samples: held.copy(nextStart, received) });
+  }
+  if (batch.length > 0) yield* embed();
+}
+
+/** A window waiting for its embedding: sample range at 16 kHz and its samples. */
+interface Window {
+  start: number;
+  end: number;
+  samples: Float32Array;
+}
+
+function samplesOf(name: string, seconds: number): number {
+  const n = typeof seconds === "number" ? Math.round(seconds * MODEL_SAMPLE_RATE) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `${name} must be a positive number of seconds, got ${seconds}`,
+    );
+  }
+  return n;
+}
+
+// Large enough that per-chunk overhead vanishes, small enough not to matter next to a window.
+const SLICE_SAMPLES = 65536;
+
+async function* modelRateChunks(source: WindowSource): AsyncGenerator<Float32Array> {
+  if (source instanceof Float32Array) {
+    // In slices, so that the queue copies only what the windows need rather than the whole signal.
+    for (let i = 0; i < source.length; i += SLICE_SAMPLES) yield source.subarray(i, i + SLICE_SAMPLES);
+    return;
+  }
+  if (typeof source !== "string") {
+    yield* source;
+    return;
+  }
+  const stream = await openWavStream(source);
+  if (stream.sampleRate === MODEL_SAMPLE_RATE) {
+    yield* stream;
+    return;
+  }
+  const resampler = new StreamingResampler(stream.sampleRate, MODEL_SAMPLE_RATE);
+  for await (const chunk of stream) yield resampler.push(chunk);
+  yield resampler.flush();
+}
+
+/**
+ * The samples from the earliest window not yet taken up to the latest received, indexed by their
+ * position in the whole signal. Samples a hop skips over (hop > window) are dropped as they arrive.
+ */
+class SampleQueue {
+  #data = new Float32Array(0);
+  // #data[#head .. #head + #length) holds samples [#start, #start + #length) of the signal.
+  #head = 0;
+  #length = 0;
+  #start = 0;
+  // Samples still to arrive that lie before #start.
+  #skip = 0;
+
+  append(chunk: Float32Array): void {
+    const skipped = Math.min(this.#skip, chunk.length);
+    this.#skip -= skipped;
+    const add = chunk.subarray(skipped);
+    if (this.#head + this.#length + add.length > this.#data.length) {
+      const need = this.#length + add.length;
+      const live = this.#data.subarray(this.#head, this.#head + this.#length);
+      // Room for twice what is live keeps the copying linear in the signal's length, whatever the chunks.
+      if (need * 2 > this.#data.length) {
+        this.#data = new Float32Array(need * 2);
+        this.#data.set(live);
+      } else this.#data.copyWithin(0, this.#head, this.#head + this.#length);
+      this.#head = 0;
+    }
+    this.#data.set(add, this.#head + this.#length);
+    this.#length += add.length;
+  }
+
+  copy(from: number, to: number): Float32Array {
+    const at = this.#head + from - this.#start;
+    return this.#data.slice(at, at + to - from);
+  }
+
+  dropBefore(position: number): void {
+    const drop = position - this.#start;
+    if (drop <= this.#length) {
+      this.#head += drop;
+      this.#length -= drop;
+    } else {
+      this.#skip += drop - this.#length;
+      this.#head = 0;
+      this.#length = 0;
+    }
+    this.#start = position;
+  }
+}
