@@ -58,8 +58,14 @@ class TensorTaker {
     return a.dtype() == mx::float32 ? a : mx::astype(a, mx::float32, stream_);
   }
 
+  // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows.
   Conv conv(const std::string& prefix, int out, int kernel, int in) {
-    return Conv{take(prefix + ".weight", {out, kernel, kernel, in}), take(prefix + ".bias", {out})};
+    mx::array weight = take(prefix + ".weight", {out, kernel, kernel, in});
+    mx::array bias = take(prefix + ".bias", {out});
+    mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, stream_), {1, 0, 2}, stream_);
+    taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", stream_);
+    return Conv{mx::contiguous(taps, false, stream_),
+                mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", stream_), {out + 2, 1}, stream_)};
   }
 
   // Anything not taken is a tensor this architecture does not have.
@@ -185,11 +191,11 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
   embedding_weight_t_ = mx::contiguous(mx::transpose(embedding_weight, stream_), false, stream_);
 
   // Materialise now: a file that cannot be read fails here, not in the first embed.
-  std::vector<mx::array> all{conv1_.weight, conv1_.bias, embedding_weight_t_, embedding_bias_};
+  std::vector<mx::array> all{conv1_.taps, conv1_.bias, embedding_weight_t_, embedding_bias_};
   for (const auto& block : blocks_) {
     for (const Conv* c : {&block.conv1, &block.conv2, block.shortcut ? &*block.shortcut : nullptr}) {
       if (!c) continue;
-      all.push_back(c->weight);
+      all.push_back(c->taps);
       all.push_back(c->bias);
     }
   }
@@ -205,26 +211,59 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
   }
 }
 
-mx::array ResNet34::conv(const mx::array& x, const Conv& c, int stride) const {
-  const int pad = c.weight.shape(1) / 2;
-  return mx::add(mx::conv2d(x, c.weight, {stride, stride}, {pad, pad}, {1, 1}, 1, stream_), c.bias, stream_);
+// The trunk's activations are channel-major on a zero-bordered grid. At a resolution of F bins by T
+// frames (a Grid), an activation with C channels is a [C + 2, N] array, N = B * (F + 2) * (T + 2):
+// row 1 + c holds channel c, and column b * (F + 2) * (T + 2) + i * (T + 2) + j holds grid point (i, j)
+// of item b, where i = 1..F, j = 1..T are a bin and a frame and i = 0, F + 1, j = 0, T + 1 form a zero
+// border that plays the part of the convolutions' zero padding. Rows 0 and C + 1 are zero guard rows.
+//
+// A convolution is then one matrix product per kernel tap, accumulated: [O + 2, C] weights times the
+// input read at the tap's grid offset. For a stride-1 conv that read is a plain view, [C, N] with row
+// stride N, which BLAS takes in place: there is no im2col copy at all, and the products are wide
+// (N columns) where MLX's conv2d on [B, F, T, C] makes a 9x larger im2col and a narrow GEMM. The
+// views run up to 2 * (T + 2) + 2 columns past either end of a channel's row, into the guard rows.
+// Outputs on the border (which mix in neighbouring items and channels) and past an item's length
+// are zeroed by the grid's mask after every layer, so the border stays zero and each padded item
+// computes exactly what its unpadded clip would. The guard rows stay zero through zero weight rows.
+
+// The [O + 2, N_out] accumulation acc + sum over taps of c.taps[tap] @ x read at that tap.
+mx::array ResNet34::conv(mx::array acc, const mx::array& x, const Conv& c, const Grid& in, const Grid& out,
+                         int stride) const {
+  const int C = x.shape(0) - 2, kernel = c.taps.shape(0) == 9 ? 3 : 1;
+  const int64_t N = in.N();
+  for (int kh = 0; kh < kernel; ++kh) {
+    for (int kw = 0; kw < kernel; ++kw) {
+      // Output point (i, j) reads input point (stride * (i - 1) + 1 + di, stride * (j - 1) + 1 + dj).
+      const int64_t di = kh - kernel / 2, dj = kw - kernel / 2;
+      const int64_t offset = N + (1 - stride + di) * in.cols() + (1 - stride + dj);
+      mx::array tap = mx::as_strided(x, {C, int(out.B), int(out.rows()), int(out.cols())},
+                                     {N, in.item(), stride * in.cols(), stride}, size_t(offset), stream_);
+      // A view for stride 1; a copy (a quarter of the input) for stride 2.
+      tap = mx::reshape(tap, {C, out.N()}, stream_);
+      acc = mx::addmm(acc, mx::take(c.taps, kh * kernel + kw, 0, stream_), tap, 1.0f, 1.0f, stream_);
+    }
+  }
+  return acc;
 }
 
-mx::array ResNet34::relu(const mx::array& x) const { return mx::maximum(x, mx::array(0.0f), stream_); }
+mx::array ResNet34::activate(const mx::array& x, const Grid& grid) const {
+  return mx::multiply(mx::maximum(x, mx::array(0.0f), stream_), grid.mask, stream_);
+}
 
-// x: [B, 80 (frequency), T (time), 1]. masks, when given, hold per time resolution the [B, 1, T_l, 1]
-// validity of each item's frames: zeroing what lies past an item's end after every layer makes
-// each padded item compute exactly what its unpadded clip would (convolutions pad with zeros).
-mx::array ResNet34::trunk(mx::array x, const std::vector<mx::array>& masks) const {
+mx::array ResNet34::block(const mx::array& x, const BasicBlock& b, const Grid& in, const Grid& out) const {
+  mx::array y = activate(conv(b.conv1.bias, x, b.conv1, in, out, b.stride), out);
+  mx::array shortcut = b.shortcut ? conv(b.shortcut->bias, x, *b.shortcut, in, out, b.stride) : x;
+  return activate(conv(mx::add(shortcut, b.conv2.bias, stream_), y, b.conv2, out, out, 1), out);
+}
+
+// x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
+mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   size_t level = 0;
-  auto masked = [&](const mx::array& a) { return masks.empty() ? a : mx::multiply(a, masks[level], stream_); };
-  x = masked(relu(conv(x, conv1_, 1)));
-  for (const auto& block : blocks_) {
-    if (block.stride != 1) ++level;
-    mx::array out = masked(relu(conv(x, block.conv1, block.stride)));
-    out = conv(out, block.conv2, 1);
-    out = mx::add(out, block.shortcut ? conv(x, *block.shortcut, block.stride) : x, stream_);
-    x = masked(relu(out));
+  x = activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
+  for (const auto& b : blocks_) {
+    const size_t from = level;
+    if (b.stride != 1) ++level;
+    x = block(x, b, grids[from], grids[level]);
   }
   return x;
 }
@@ -237,29 +276,32 @@ void ResNet34::embed(const EmbedRequest& r) {
 
   // Per item, valid frames at each of the four time resolutions of the trunk.
   std::vector<std::array<int64_t, 4>> valid(B);
-  bool padded = false;
   for (int64_t b = 0; b < B; ++b) {
     valid[b][0] = r.lengths ? r.lengths[b] : T;
     for (int l = 1; l < 4; ++l) valid[b][l] = halve(valid[b][l - 1]);
-    padded = padded || valid[b][0] != T;
   }
   std::array<int64_t, 4> steps{T, halve(T), halve(halve(T)), halve(halve(halve(T)))};
   const int64_t T3 = steps[3];
 
-  // [B, T, 80] -> [B, 80, T, 1], padding zeroed whatever the caller left there.
-  std::vector<float> input(B * F * T, 0.0f);
+  // The grids, each with its mask of valid points, and the features on grids[0] (see trunk()), the
+  // padding zeroed whatever the caller left there.
+  std::vector<Grid> grids;
+  for (int l = 0; l < 4; ++l) {
+    Grid g{B, F >> l, steps[l], mx::array(0.0f)};
+    std::vector<float> m(g.N(), 0.0f);
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t i = 1; i <= g.F; ++i) std::fill_n(m.begin() + b * g.item() + i * g.cols() + 1, valid[b][l], 1.0f);
+    }
+    g.mask = mx::array(m.begin(), {1, g.N()});
+    grids.push_back(std::move(g));
+  }
+  const Grid& g0 = grids[0];
+  std::vector<float> input(3 * int64_t(g0.N()), 0.0f);
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < valid[b][0]; ++t) {
       const float* row = r.features + (b * T + t) * F;
-      for (int64_t m = 0; m < F; ++m) input[(b * F + m) * T + t] = row[m];
-    }
-  }
-  std::vector<mx::array> masks;
-  if (padded) {
-    for (int l = 0; l < 4; ++l) {
-      std::vector<float> m(B * steps[l], 0.0f);
-      for (int64_t b = 0; b < B; ++b) std::fill_n(m.begin() + b * steps[l], valid[b][l], 1.0f);
-      masks.emplace_back(m.begin(), mx::Shape{int(B), 1, int(steps[l]), 1});
+      float* point = input.data() + g0.N() + b * g0.item() + g0.cols() + 1 + t;  // row 1, bin 0, frame t
+      for (int64_t m = 0; m < F; ++m) point[m * g0.cols()] = row[m];
     }
   }
 
@@ -296,12 +338,14 @@ void ResNet34::embed(const EmbedRequest& r) {
     }
   }
 
-  const int iB = int(B), iS = int(S), iT = int(T);
-  mx::array x(input.begin(), {iB, int(F), iT, 1});
-  x = trunk(x, masks);  // [B, 10, T3, 256]
-  const int C = x.shape(3), Fp = x.shape(1);
+  const int iB = int(B), iS = int(S);
+  const Grid& g3 = grids[3];
+  mx::array x = trunk(mx::array(input.begin(), {3, g0.N()}), grids);  // [258, N] on g3
+  const int C = x.shape(0) - 2, Fp = int(g3.F);
+  x = mx::reshape(x, {C + 2, iB, int(g3.rows()), int(g3.cols())}, stream_);
+  x = mx::slice(x, {1, 0, 1, 1}, {C + 1, iB, Fp + 1, int(T3) + 1}, stream_);  // [C, B, F', T3]
   // [B, T3, C * F'] in PyTorch's (C, F') flattening order.
-  mx::array frames = mx::reshape(mx::transpose(x, {0, 2, 3, 1}, stream_), {iB, int(T3), C * Fp}, stream_);
+  mx::array frames = mx::reshape(mx::transpose(x, {1, 3, 0, 2}, stream_), {iB, int(T3), C * Fp}, stream_);
   mx::array p(pool.begin(), {iB, iS, int(T3)});
   auto per_row = [&](const std::vector<float>& v) { return mx::array(v.begin(), {iB, iS, 1}); };
   mx::array mean = mx::divide(mx::matmul(p, frames, stream_), per_row(mean_div), stream_);  // [B, S, C*F']

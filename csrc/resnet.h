@@ -25,9 +25,23 @@ struct EmbedRequest {
   float* out = nullptr;  // [batch, num_masks or 1, 256]
 };
 
+// A convolution in the trunk's channel-major form (see resnet.cpp): one [O + 2, I] matrix per kernel tap,
+// rows 0 and O + 1 zero so that the output keeps the activations' zero guard rows.
 struct Conv {
-  mlx::core::array weight;  // [O, kH, kW, I], H = frequency, W = time
-  mlx::core::array bias;    // [O]
+  mlx::core::array taps;  // [kH * kW, O + 2, I], taps in (frequency, time) row-major order
+  mlx::core::array bias;  // [O + 2, 1], zero guard rows
+};
+
+// One of the trunk's four resolutions for one embed call: B items of F frequency bins by T frames, laid
+// out with a zero border (see resnet.cpp).
+struct Grid {
+  int64_t B, F, T;
+  mlx::core::array mask;  // [1, N]: 1 on each item's valid frames, 0 on the border and the padding
+
+  int64_t rows() const { return F + 2; }
+  int64_t cols() const { return T + 2; }
+  int64_t item() const { return rows() * cols(); }
+  int N() const { return int(B * item()); }
 };
 
 struct BasicBlock {
@@ -49,9 +63,11 @@ class ResNet34 {
   mlx::core::Stream stream() const { return stream_; }
 
  private:
-  mlx::core::array conv(const mlx::core::array& x, const Conv& c, int stride) const;
-  mlx::core::array relu(const mlx::core::array& x) const;
-  mlx::core::array trunk(mlx::core::array x, const std::vector<mlx::core::array>& masks) const;
+  mlx::core::array conv(mlx::core::array acc, const mlx::core::array& x, const Conv& c, const Grid& in,
+                        const Grid& out, int stride) const;
+  mlx::core::array activate(const mlx::core::array& x, const Grid& grid) const;
+  mlx::core::array block(const mlx::core::array& x, const BasicBlock& b, const Grid& in, const Grid& out) const;
+  mlx::core::array trunk(mlx::core::array x, const std::vector<Grid>& grids) const;
 
   mlx::core::Stream stream_;
   Conv conv1_;
