@@ -28,6 +28,12 @@ constexpr int kPooledBins = WESPEAKER_NUM_MEL_BINS / 8;                     // f
 constexpr int kStatsDim = 2 * kStageChannels[3] * kPooledBins;              // mean and std: 5120
 constexpr int64_t kMaxFrames = int64_t(1) << 24;                            // ~46 hours of 10 ms frames
 constexpr int64_t kMaxElements = int64_t(1) << 31;                          // per input array
+// The trunk runs on pieces of at most kPieceFrames frames x items at a time (items grouped, long clips
+// cut in time), which bounds its memory whatever the request. Each time piece is computed with
+// kHalo more frames on either side: what a level-3 frame depends on (3x3 convs and strides, summed
+// over the layers, reach 112 input frames each way), so the frames it keeps are exactly the whole clip's.
+constexpr int64_t kPieceFrames = 2048;
+constexpr int64_t kHalo = 112;
 
 std::string shape_str(const mx::Shape& shape) {
   std::ostringstream s;
@@ -211,20 +217,21 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
   }
 }
 
-// The trunk's activations are channel-major on a zero-bordered grid. At a resolution of F bins by T
-// frames (a Grid), an activation with C channels is a [C + 2, N] array, N = B * (F + 2) * (T + 2):
-// row 1 + c holds channel c, and column b * (F + 2) * (T + 2) + i * (T + 2) + j holds grid point (i, j)
-// of item b, where i = 1..F, j = 1..T are a bin and a frame and i = 0, F + 1, j = 0, T + 1 form a zero
-// border that plays the part of the convolutions' zero padding. Rows 0 and C + 1 are zero guard rows.
+// The trunk's activations are channel-major on a grid with zero margins. At a resolution of F bins by
+// T frames (a Grid), an activation with C channels is a [C + 2, N] array, N = B * (F + 1) * (T + 1):
+// row 1 + c holds channel c, and column b * (F + 1) * (T + 1) + i * (T + 1) + j holds bin i, frame j of
+// item b for i < F, j < T. Column j = T of each bin and row i = F of each item are zero, and so are
+// rows 0 and C + 1 (guard rows): whichever way a 3x3 kernel steps off an item, it lands on a zero,
+// which plays the part of the convolution's zero padding.
 //
 // A convolution is then one matrix product per kernel tap, accumulated: [O + 2, C] weights times the
 // input read at the tap's grid offset. For a stride-1 conv that read is a plain view, [C, N] with row
 // stride N, which BLAS takes in place: there is no im2col copy at all, and the products are wide
 // (N columns) where MLX's conv2d on [B, F, T, C] makes a 9x larger im2col and a narrow GEMM. The
-// views run up to 2 * (T + 2) + 2 columns past either end of a channel's row, into the guard rows.
-// Outputs on the border (which mix in neighbouring items and channels) and past an item's length
-// are zeroed by the grid's mask after every layer, so the border stays zero and each padded item
-// computes exactly what its unpadded clip would. The guard rows stay zero through zero weight rows.
+// views run up to T + 3 columns past either end of a channel's row, into the guard rows.
+// Outputs on the margins (which mix in neighbouring bins, items and channels) and past an item's
+// length are zeroed by the grid's mask after every layer, so the margins stay zero and each padded
+// item computes exactly what its unpadded clip would. The guard rows stay zero through zero weight rows.
 
 // The [O + 2, N_out] accumulation acc + sum over taps of c.taps[tap] @ x read at that tap.
 mx::array ResNet34::conv(mx::array acc, const mx::array& x, const Conv& c, const Grid& in, const Grid& out,
@@ -233,11 +240,11 @@ mx::array ResNet34::conv(mx::array acc, const mx::array& x, const Conv& c, const
   const int64_t N = in.N();
   for (int kh = 0; kh < kernel; ++kh) {
     for (int kw = 0; kw < kernel; ++kw) {
-      // Output point (i, j) reads input point (stride * (i - 1) + 1 + di, stride * (j - 1) + 1 + dj).
+      // Output point (i, j) reads input point (stride * i + di, stride * j + dj).
       const int64_t di = kh - kernel / 2, dj = kw - kernel / 2;
-      const int64_t offset = N + (1 - stride + di) * in.cols() + (1 - stride + dj);
       mx::array tap = mx::as_strided(x, {C, int(out.B), int(out.rows()), int(out.cols())},
-                                     {N, in.item(), stride * in.cols(), stride}, size_t(offset), stream_);
+                                     {N, in.item(), stride * in.cols(), stride},
+                                     size_t(N + di * in.cols() + dj), stream_);
       // A view for stride 1; a copy (a quarter of the input) for stride 2.
       tap = mx::reshape(tap, {C, out.N()}, stream_);
       acc = mx::addmm(acc, mx::take(c.taps, kh * kernel + kw, 0, stream_), tap, 1.0f, 1.0f, stream_);
@@ -250,10 +257,14 @@ mx::array ResNet34::activate(const mx::array& x, const Grid& grid) const {
   return mx::multiply(mx::maximum(x, mx::array(0.0f), stream_), grid.mask, stream_);
 }
 
-mx::array ResNet34::block(const mx::array& x, const BasicBlock& b, const Grid& in, const Grid& out) const {
+// Evaluating conv1 first frees x of its readers, so that conv2 accumulates in x's own buffer (x + bias
+// takes it over when x is not referenced elsewhere): a block holds two activations at a time, not
+// three, and allocates one.
+mx::array ResNet34::block(mx::array x, const BasicBlock& b, const Grid& in, const Grid& out) const {
   mx::array y = activate(conv(b.conv1.bias, x, b.conv1, in, out, b.stride), out);
-  mx::array shortcut = b.shortcut ? conv(b.shortcut->bias, x, *b.shortcut, in, out, b.stride) : x;
-  return activate(conv(mx::add(shortcut, b.conv2.bias, stream_), y, b.conv2, out, out, 1), out);
+  mx::eval(y);
+  if (b.shortcut) x = conv(b.shortcut->bias, x, *b.shortcut, in, out, b.stride);
+  return activate(conv(mx::add(x, b.conv2.bias, stream_), y, b.conv2, out, out, 1), out);
 }
 
 // x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
@@ -263,15 +274,56 @@ mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   for (const auto& b : blocks_) {
     const size_t from = level;
     if (b.stride != 1) ++level;
-    x = block(x, b, grids[from], grids[level]);
+    x = block(std::move(x), b, grids[from], grids[level]);
   }
+  return x;
+}
+
+// The trunk's output frames for items [b0, b1) and input frames [c0, c1), c0 a multiple of 8:
+// [b1 - b0, ceil(c1 / 8) - c0 / 8, C * F'] in PyTorch's (C, F') flattening order.
+mx::array ResNet34::trunk_frames(const EmbedRequest& r, const std::vector<std::array<int64_t, 4>>& valid,
+                                 int64_t b0, int64_t b1, int64_t c0, int64_t c1) const {
+  const int64_t w0 = std::max<int64_t>(0, c0 - kHalo), w1 = std::min(r.frames, c1 + kHalo);
+  const int64_t B = b1 - b0, F = WESPEAKER_NUM_MEL_BINS;
+
+  // The grids of frames [w0, w1), each with its mask of valid points.
+  std::vector<Grid> grids;
+  for (int64_t l = 0, T = w1 - w0; l < 4; ++l, T = halve(T)) {
+    Grid g{B, F >> l, T, mx::array(0.0f)};
+    std::vector<float> m(g.N(), 0.0f);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = std::clamp(valid[b0 + b][l] - (w0 >> l), int64_t(0), T);
+      for (int64_t i = 0; i < g.F; ++i) std::fill_n(m.begin() + b * g.item() + i * g.cols(), n, 1.0f);
+    }
+    g.mask = mx::array(m.begin(), {1, g.N()});
+    grids.push_back(std::move(g));
+  }
+
+  // The features on grids[0] (see conv()), the padding zeroed whatever the caller left there.
+  const Grid& g0 = grids[0];
+  std::vector<float> input(3 * int64_t(g0.N()), 0.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = w0; t < std::min(w1, valid[b0 + b][0]); ++t) {
+      const float* row = r.features + ((b0 + b) * r.frames + t) * F;
+      float* point = input.data() + g0.N() + b * g0.item() + t - w0;  // row 1 (the channel), bin 0
+      for (int64_t m = 0; m < F; ++m) point[m * g0.cols()] = row[m];
+    }
+  }
+
+  const Grid& g3 = grids[3];
+  mx::array x = trunk(mx::array(input.begin(), {3, g0.N()}), grids);  // [C + 2, N] on g3
+  const int C = x.shape(0) - 2, iB = int(B), k0 = int((c0 - w0) / 8), k1 = k0 + int(halve(halve(halve(c1))) - c0 / 8);
+  x = mx::reshape(x, {C + 2, iB, int(g3.rows()), int(g3.cols())}, stream_);
+  x = mx::slice(x, {1, 0, 0, k0}, {C + 1, iB, int(g3.F), k1}, stream_);  // [C, B, F', k1 - k0]
+  x = mx::reshape(mx::transpose(x, {1, 3, 0, 2}, stream_), {iB, k1 - k0, C * int(g3.F)}, stream_);
+  mx::eval(x);
   return x;
 }
 
 void ResNet34::embed(const EmbedRequest& r) {
   validate(r);
   std::lock_guard<std::mutex> lock(mutex_);
-  const int64_t B = r.batch, T = r.frames, F = WESPEAKER_NUM_MEL_BINS;
+  const int64_t B = r.batch, T = r.frames;
   const int64_t S = r.weights ? r.num_masks : 1;
 
   // Per item, valid frames at each of the four time resolutions of the trunk.
@@ -280,30 +332,7 @@ void ResNet34::embed(const EmbedRequest& r) {
     valid[b][0] = r.lengths ? r.lengths[b] : T;
     for (int l = 1; l < 4; ++l) valid[b][l] = halve(valid[b][l - 1]);
   }
-  std::array<int64_t, 4> steps{T, halve(T), halve(halve(T)), halve(halve(halve(T)))};
-  const int64_t T3 = steps[3];
-
-  // The grids, each with its mask of valid points, and the features on grids[0] (see trunk()), the
-  // padding zeroed whatever the caller left there.
-  std::vector<Grid> grids;
-  for (int l = 0; l < 4; ++l) {
-    Grid g{B, F >> l, steps[l], mx::array(0.0f)};
-    std::vector<float> m(g.N(), 0.0f);
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t i = 1; i <= g.F; ++i) std::fill_n(m.begin() + b * g.item() + i * g.cols() + 1, valid[b][l], 1.0f);
-    }
-    g.mask = mx::array(m.begin(), {1, g.N()});
-    grids.push_back(std::move(g));
-  }
-  const Grid& g0 = grids[0];
-  std::vector<float> input(3 * int64_t(g0.N()), 0.0f);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < valid[b][0]; ++t) {
-      const float* row = r.features + (b * T + t) * F;
-      float* point = input.data() + g0.N() + b * g0.item() + g0.cols() + 1 + t;  // row 1, bin 0, frame t
-      for (int64_t m = 0; m < F; ++m) point[m * g0.cols()] = row[m];
-    }
-  }
+  const int64_t T3 = halve(halve(halve(T)));
 
   // Pooling weights per (item, mask) over the trunk's frames, and the normalisers that turn the
   // weighted sums into wespeaker's TSTP (plain) or pyannote's StatsPool (weighted) statistics.
@@ -338,14 +367,18 @@ void ResNet34::embed(const EmbedRequest& r) {
     }
   }
 
+  // [B, T3, C * F'] from the trunk, piece by piece.
+  const int64_t group = std::max<int64_t>(1, kPieceFrames / T);
+  std::vector<mx::array> items;
+  for (int64_t b0 = 0; b0 < B; b0 += group) {
+    std::vector<mx::array> times;
+    for (int64_t c0 = 0; c0 < T; c0 += kPieceFrames) {
+      times.push_back(trunk_frames(r, valid, b0, std::min(B, b0 + group), c0, std::min(T, c0 + kPieceFrames)));
+    }
+    items.push_back(mx::concatenate(times, 1, stream_));
+  }
+  mx::array frames = mx::concatenate(items, 0, stream_);
   const int iB = int(B), iS = int(S);
-  const Grid& g3 = grids[3];
-  mx::array x = trunk(mx::array(input.begin(), {3, g0.N()}), grids);  // [258, N] on g3
-  const int C = x.shape(0) - 2, Fp = int(g3.F);
-  x = mx::reshape(x, {C + 2, iB, int(g3.rows()), int(g3.cols())}, stream_);
-  x = mx::slice(x, {1, 0, 1, 1}, {C + 1, iB, Fp + 1, int(T3) + 1}, stream_);  // [C, B, F', T3]
-  // [B, T3, C * F'] in PyTorch's (C, F') flattening order.
-  mx::array frames = mx::reshape(mx::transpose(x, {1, 3, 0, 2}, stream_), {iB, int(T3), C * Fp}, stream_);
   mx::array p(pool.begin(), {iB, iS, int(T3)});
   auto per_row = [&](const std::vector<float>& v) { return mx::array(v.begin(), {iB, iS, 1}); };
   mx::array mean = mx::divide(mx::matmul(p, frames, stream_), per_row(mean_div), stream_);  // [B, S, C*F']

@@ -5,6 +5,7 @@
 #include <mlx/stream.h>
 
 #include <cstdint>
+#include <array>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,13 +34,13 @@ struct Conv {
 };
 
 // One of the trunk's four resolutions for one embed call: B items of F frequency bins by T frames, laid
-// out with a zero border (see resnet.cpp).
+// out with zero margins (see resnet.cpp).
 struct Grid {
   int64_t B, F, T;
-  mlx::core::array mask;  // [1, N]: 1 on each item's valid frames, 0 on the border and the padding
+  mlx::core::array mask;  // [1, N]: 1 on each item's valid frames, 0 on the margins and the padding
 
-  int64_t rows() const { return F + 2; }
-  int64_t cols() const { return T + 2; }
+  int64_t rows() const { return F + 1; }
+  int64_t cols() const { return T + 1; }
   int64_t item() const { return rows() * cols(); }
   int N() const { return int(B * item()); }
 };
@@ -66,8 +67,10 @@ class ResNet34 {
   mlx::core::array conv(mlx::core::array acc, const mlx::core::array& x, const Conv& c, const Grid& in,
                         const Grid& out, int stride) const;
   mlx::core::array activate(const mlx::core::array& x, const Grid& grid) const;
-  mlx::core::array block(const mlx::core::array& x, const BasicBlock& b, const Grid& in, const Grid& out) const;
+  mlx::core::array block(mlx::core::array x, const BasicBlock& b, const Grid& in, const Grid& out) const;
   mlx::core::array trunk(mlx::core::array x, const std::vector<Grid>& grids) const;
+  mlx::core::array trunk_frames(const EmbedRequest& r, const std::vector<std::array<int64_t, 4>>& valid,
+                                int64_t b0, int64_t b1, int64_t c0, int64_t c1) const;
 
   mlx::core::Stream stream_;
   Conv conv1_;
