@@ -27,6 +27,7 @@ export { embedWindows, type WindowEmbedding, type WindowOptions, type WindowSour
 export { loadAudio, type LoadedAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
 export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
 export { type BatchPlanOptions } from "./lib/batching.ts";
+export { embeddingFlops, type LayerFlops, layerFlops } from "./lib/flops.ts";
 export { type CheckpointFormat, convertCheckpoint, type Converted, detectFormat } from "./lib/convert/mod.ts";
 export { MLX_CONFIG } from "./lib/convert/fuse.ts";
 export type { F32Tensor } from "./lib/safetensors.ts";
