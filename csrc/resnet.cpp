@@ -28,6 +28,10 @@ constexpr int kPooledBins = WESPEAKER_NUM_MEL_BINS / 8;                     // f
 constexpr int kStatsDim = 2 * kStageChannels[3] * kPooledBins;              // mean and std: 5120
 constexpr int64_t kMaxFrames = int64_t(1) << 24;                            // ~46 hours of 10 ms frames
 constexpr int64_t kMaxElements = int64_t(1) << 31;                          // per input array
+// Activations grow with batch x frames (about 37 KB per frame at the widest layer, all alive at
+// once in a graph): past ~22 minutes of audio in one call the peak would outgrow typical machines,
+// so longer input is refused with a pointer to windowed embedding rather than risking the OOM killer.
+constexpr int64_t kMaxBatchFrames = WESPEAKER_MAX_BATCH_FRAMES;
 // The trunk runs on pieces of at most kPieceFrames frames x items at a time (items grouped, long clips
 // cut in time), which bounds its memory whatever the request. Each time piece is computed with
 // kHalo more frames on either side: what a level-3 frame depends on (3x3 convs and strides, summed
@@ -124,8 +128,10 @@ void validate(const EmbedRequest& r) {
     invalid("frames must be in [" + std::to_string(WESPEAKER_MIN_FRAMES) + ", " + std::to_string(kMaxFrames) +
             "], got " + std::to_string(r.frames) + " (at least 0.1 s of audio is needed)");
   }
-  if (r.batch > kMaxElements / (r.frames * WESPEAKER_NUM_MEL_BINS)) {
-    invalid("batch x frames = " + std::to_string(r.batch) + " x " + std::to_string(r.frames) + " is too large");
+  if (r.batch > kMaxBatchFrames / r.frames) {
+    invalid("batch x frames = " + std::to_string(r.batch) + " x " + std::to_string(r.frames) +
+            " exceeds the per-call limit of " + std::to_string(kMaxBatchFrames) +
+            " frames (about 22 minutes of audio): embed long audio in windows (embedWindows) or in smaller batches");
   }
   for (int64_t b = 0; r.lengths && b < r.batch; ++b) {
     if (r.lengths[b] < WESPEAKER_MIN_FRAMES || r.lengths[b] > r.frames) {

@@ -41,6 +41,9 @@ extern "C" {
 /* Model constants: features in, embeddings out. */
 #define WESPEAKER_NUM_MEL_BINS 80
 #define WESPEAKER_EMBEDDING_DIM 256
+/* Most frames (batch x frames) in one wespeaker_embed call, about 22 minutes of audio: peak memory
+ * grows with it (about 37 KB per frame). */
+#define WESPEAKER_MAX_BATCH_FRAMES 131072
 /* Fewest (valid) feature frames per item: the trunk divides time by 8 and the unbiased standard
  * deviation needs at least 2 frames there. */
 #define WESPEAKER_MIN_FRAMES 9
@@ -86,7 +89,7 @@ WESPEAKER_API wespeaker_status wespeaker_model_load(const char* path, wespeaker_
  * Embed a batch of fbank feature sequences.
  *
  *   features  [batch, frames, 80] float32, row-major (80 Kaldi log-mel bins per frame, already
- *             mean-normalised per clip).
+ *             mean-normalised per clip); batch x frames <= WESPEAKER_MAX_BATCH_FRAMES.
  *   lengths   NULL, or [batch] valid frames per item (WESPEAKER_MIN_FRAMES..frames). Item b is then
  *             computed exactly as the unpadded clip features[b, :lengths[b]]; the padding is
  *             ignored whatever it holds.

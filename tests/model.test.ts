@@ -367,3 +367,14 @@ describe("lifetime", () => {
     for (let i = 0; i < 5; i++) (await WeSpeakerModel.load(weights.path)).close();
   });
 });
+
+describe("limits", () => {
+  test("one call longer than about 22 minutes of audio is refused with a pointer to windows", () => {
+    const long = new Float32Array(25 * 60 * 16000).fill(0.01);
+    throws(
+      () => model.embed(long, 16000),
+      "invalid-argument",
+      /per-call limit of 131072 frames.*embedWindows/,
+    );
+  });
+});
