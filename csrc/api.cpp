@@ -9,11 +9,16 @@
 
 #include "errors.h"
 #include "resnet.h"
+#include "segmentation.h"
 #include "stream_pool.h"
 #include "wespeaker.h"
 
 struct wespeaker_model {
   wespeaker::ResNet34 net;
+};
+
+struct wespeaker_segmenter {
+  wespeaker::PyanNet net;
 };
 
 namespace {
@@ -51,6 +56,35 @@ wespeaker_status guarded(char* err, size_t err_size, Body&& body) {
   return status;
 }
 
+// Builds a handle on a stream of its own, which goes back to the pool if construction fails.
+template <typename Handle>
+wespeaker_status load_handle(const char* path, Handle** out, char* err, size_t err_size) {
+  if (out) *out = nullptr;
+  return guarded(err, err_size, [&] {
+    if (!path) throw wespeaker::InvalidArgument("path is NULL");
+    if (!out) throw wespeaker::InvalidArgument("out is NULL");
+    const mlx::core::Stream stream = wespeaker::acquire_stream();
+    try {
+      *out = new Handle{decltype(Handle::net)(path, stream)};
+    } catch (...) {
+      wespeaker::release_stream(stream);
+      throw;
+    }
+  });
+}
+
+template <typename Handle>
+void free_handle(Handle* model) {
+  if (!model) return;
+  const mlx::core::Stream stream = model->net.stream();
+  delete model;
+  try {
+    wespeaker::release_stream(stream);
+  } catch (...) {
+    // Only allocation can fail here; the stream is then simply not reused.
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -68,18 +102,7 @@ const char* wespeaker_version(void) {
 }
 
 wespeaker_status wespeaker_model_load(const char* path, wespeaker_model** out, char* err, size_t err_size) {
-  if (out) *out = nullptr;
-  return guarded(err, err_size, [&] {
-    if (!path) throw wespeaker::InvalidArgument("path is NULL");
-    if (!out) throw wespeaker::InvalidArgument("out is NULL");
-    const mlx::core::Stream stream = wespeaker::acquire_stream();
-    try {
-      *out = new wespeaker_model{wespeaker::ResNet34(path, stream)};
-    } catch (...) {
-      wespeaker::release_stream(stream);
-      throw;
-    }
-  });
+  return load_handle(path, out, err, err_size);
 }
 
 wespeaker_status wespeaker_embed(wespeaker_model* model, const float* features, int64_t batch, int64_t frames,
@@ -102,15 +125,22 @@ wespeaker_status wespeaker_embed(wespeaker_model* model, const float* features, 
   });
 }
 
-void wespeaker_model_free(wespeaker_model* model) {
-  if (!model) return;
-  const mlx::core::Stream stream = model->net.stream();
-  delete model;
-  try {
-    wespeaker::release_stream(stream);
-  } catch (...) {
-    // Only allocation can fail here; the stream is then simply not reused.
-  }
+void wespeaker_model_free(wespeaker_model* model) { free_handle(model); }
+
+wespeaker_status wespeaker_segmenter_load(const char* path, wespeaker_segmenter** out, char* err, size_t err_size) {
+  return load_handle(path, out, err, err_size);
 }
+
+int64_t wespeaker_segmentation_frames(int64_t samples) { return wespeaker::segmentation_frames(samples); }
+
+wespeaker_status wespeaker_segment(wespeaker_segmenter* model, const float* waveforms, int64_t batch,
+                                   int64_t samples, float* out, char* err, size_t err_size) {
+  return guarded(err, err_size, [&] {
+    if (!model) throw wespeaker::InvalidArgument("model is NULL");
+    model->net.segment(waveforms, batch, samples, out);
+  });
+}
+
+void wespeaker_segmenter_free(wespeaker_segmenter* model) { free_handle(model); }
 
 }  // extern "C"

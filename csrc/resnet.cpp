@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "errors.h"
+#include "tensors.h"
 #include "wespeaker.h"
 
 namespace mx = mlx::core;
@@ -39,73 +40,15 @@ constexpr int64_t kMaxBatchFrames = WESPEAKER_MAX_BATCH_FRAMES;
 constexpr int64_t kPieceFrames = 2048;
 constexpr int64_t kHalo = 112;
 
-std::string shape_str(const mx::Shape& shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
-}
-
-// Takes tensors out of a loaded safetensors map, checking each against the architecture. The
-// network is assembled in a fixed order, so the first bad tensor reported is deterministic.
-class TensorTaker {
- public:
-  TensorTaker(std::unordered_map<std::string, mx::array> tensors, std::string path, mx::Stream stream)
-      : tensors_(std::move(tensors)), path_(std::move(path)), stream_(stream) {}
-
-  mx::array take(const std::string& name, const mx::Shape& shape) {
-    auto it = tensors_.find(name);
-    if (it == tensors_.end()) fail("missing tensor '" + name + "' (expected shape " + shape_str(shape) + ")");
-    mx::array a = it->second;
-    tensors_.erase(it);
-    if (a.shape() != shape) {
-      fail("tensor '" + name + "' has shape " + shape_str(a.shape()) + ", expected " + shape_str(shape));
-    }
-    if (a.dtype() != mx::float32 && a.dtype() != mx::float16 && a.dtype() != mx::bfloat16) {
-      fail("tensor '" + name + "' has a non-floating dtype; expected float32");
-    }
-    return a.dtype() == mx::float32 ? a : mx::astype(a, mx::float32, stream_);
-  }
-
-  // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows.
-  Conv conv(const std::string& prefix, int out, int kernel, int in) {
-    mx::array weight = take(prefix + ".weight", {out, kernel, kernel, in});
-    mx::array bias = take(prefix + ".bias", {out});
-    mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, stream_), {1, 0, 2}, stream_);
-    taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", stream_);
-    return Conv{mx::contiguous(taps, false, stream_),
-                mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", stream_), {out + 2, 1}, stream_)};
-  }
-
-  // Anything not taken is a tensor this architecture does not have.
-  void expect_empty() {
-    if (tensors_.empty()) return;
-    std::map<std::string, mx::array> sorted(tensors_.begin(), tensors_.end());
-    fail("unexpected tensor '" + sorted.begin()->first + "' (" + std::to_string(tensors_.size()) +
-         " unexpected in all)");
-  }
-
-  [[noreturn]] void fail(const std::string& what) const { throw FormatError(path_ + ": " + what); }
-
- private:
-  std::unordered_map<std::string, mx::array> tensors_;
-  std::string path_;
-  mx::Stream stream_;
-};
-
-std::unordered_map<std::string, mx::array> read_safetensors(const std::string& path, mx::Stream stream) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError(path + ": cannot open file (" + std::strerror(errno) + ")");
-  std::unordered_map<std::string, mx::array> tensors;
-  try {
-    // Reading from disk is a CPU operation whatever device the model computes on.
-    tensors = stream.device == mx::Device::cpu ? mx::load_safetensors(path, stream).first
-                                               : mx::load_safetensors(path, mx::Device::cpu).first;
-  } catch (const std::exception& e) {
-    throw FormatError(path + ": not a valid safetensors file: " + e.what());
-  }
-  return tensors;
+// [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows.
+Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in) {
+  const mx::Stream s = taker.stream();
+  mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
+  mx::array bias = taker.take(prefix + ".bias", {out});
+  mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
+  taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
+  return Conv{mx::contiguous(taps, false, s),
+              mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s)};
 }
 
 [[noreturn]] void invalid(const std::string& what) { throw InvalidArgument(what); }
@@ -183,16 +126,16 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
       embedding_weight_t_(mx::array(0.0f)),
       embedding_bias_(mx::array(0.0f)) {
   TensorTaker taker(read_safetensors(path, stream_), path, stream_);
-  conv1_ = taker.conv("conv1", kStemChannels, 3, 1);
+  conv1_ = take_conv(taker, "conv1", kStemChannels, 3, 1);
   int in = kStemChannels;
   for (int stage = 0; stage < 4; ++stage) {
     const int out = kStageChannels[stage];
     for (int b = 0; b < kStageBlocks[stage]; ++b) {
       const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
       const int stride = b == 0 ? kStageStrides[stage] : 1;
-      BasicBlock block{taker.conv(prefix + "conv1", out, 3, in), taker.conv(prefix + "conv2", out, 3, out),
+      BasicBlock block{take_conv(taker, prefix + "conv1", out, 3, in), take_conv(taker, prefix + "conv2", out, 3, out),
                        std::nullopt, stride};
-      if (stride != 1 || in != out) block.shortcut = taker.conv(prefix + "shortcut", out, 1, in);
+      if (stride != 1 || in != out) block.shortcut = take_conv(taker, prefix + "shortcut", out, 1, in);
       blocks_.push_back(std::move(block));
       in = out;
     }
@@ -211,16 +154,7 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
       all.push_back(c->bias);
     }
   }
-  try {
-    mx::eval(all);
-  } catch (const std::exception& e) {
-    throw FormatError(path + ": cannot read tensor data: " + e.what());
-  }
-  for (const auto& a : all) {
-    if (!mx::all(mx::isfinite(a, stream_), stream_).item<bool>()) {
-      throw FormatError(path + ": a tensor holds NaN or infinite values");
-    }
-  }
+  taker.materialise(all);
 }
 
 // The trunk's activations are channel-major on a grid with zero margins. At a resolution of F bins by

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 /* Incremented on any incompatible change to the declarations below. */
-#define WESPEAKER_ABI_VERSION 1
+#define WESPEAKER_ABI_VERSION 2
 
 /* Model constants: features in, embeddings out. */
 #define WESPEAKER_NUM_MEL_BINS 80
@@ -47,6 +47,15 @@ extern "C" {
 /* Fewest (valid) feature frames per item: the trunk divides time by 8 and the unbiased standard
  * deviation needs at least 2 frames there. */
 #define WESPEAKER_MIN_FRAMES 9
+
+/* Segmentation model constants: 16 kHz samples in, log-probabilities of 7 powerset classes out (no
+ * speaker; speakers 1, 2, 3 alone; pairs {1,2}, {1,3}, {2,3}), one frame per 270 samples. */
+#define WESPEAKER_SEGMENTATION_SAMPLE_RATE 16000
+#define WESPEAKER_SEGMENTATION_CLASSES 7
+/* Fewest samples per chunk (one output frame), and most samples (batch x samples) per call: 64
+ * chunks of 10 s, bounding peak memory to about 1 GB. */
+#define WESPEAKER_SEGMENTATION_MIN_SAMPLES 991
+#define WESPEAKER_SEGMENTATION_MAX_SAMPLES 10240000
 
 typedef enum wespeaker_status {
   WESPEAKER_OK = 0,
@@ -62,8 +71,9 @@ typedef enum wespeaker_status {
   WESPEAKER_ERR_RUNTIME = 4
 } wespeaker_status;
 
-/* Opaque model handle. */
+/* Opaque handles: a speaker embedding model, a segmentation model. */
 typedef struct wespeaker_model wespeaker_model;
+typedef struct wespeaker_segmenter wespeaker_segmenter;
 
 /* Flags for wespeaker_embed(). */
 #define WESPEAKER_EMBED_RAW 1u /* return the un-normalised output of the final Linear layer */
@@ -113,6 +123,32 @@ WESPEAKER_API wespeaker_status wespeaker_embed(wespeaker_model* model, const flo
 
 /* Release a handle and its weights. NULL is a no-op. */
 WESPEAKER_API void wespeaker_model_free(wespeaker_model* model);
+
+/*
+ * Load a pyannote segmentation-3.0 model from a .safetensors file converted from its checkpoint
+ * (PyTorch tensor names and layouts, the sinc filters precomputed as sincnet.conv1d.0.weight
+ * [80, 1, 251]). Validated and read into memory here. Same contract as wespeaker_model_load.
+ */
+WESPEAKER_API wespeaker_status wespeaker_segmenter_load(const char* path, wespeaker_segmenter** out, char* err,
+                                                         size_t err_size);
+
+/* Output frames per chunk of `samples` samples (589 for 10 s); 0 below WESPEAKER_SEGMENTATION_MIN_SAMPLES. */
+WESPEAKER_API int64_t wespeaker_segmentation_frames(int64_t samples);
+
+/*
+ * Segment a batch of equal-length chunks.
+ *
+ *   waveforms  [batch, samples] float32 at 16 kHz, finite; batch x samples <=
+ *              WESPEAKER_SEGMENTATION_MAX_SAMPLES, samples >= WESPEAKER_SEGMENTATION_MIN_SAMPLES.
+ *   out        [batch, wespeaker_segmentation_frames(samples), 7] float32 log-probabilities.
+ *
+ * Returns OK, INVALID_ARGUMENT (the message names the argument, or the chunk and sample) or RUNTIME.
+ */
+WESPEAKER_API wespeaker_status wespeaker_segment(wespeaker_segmenter* model, const float* waveforms, int64_t batch,
+                                                 int64_t samples, float* out, char* err, size_t err_size);
+
+/* Release a segmentation handle. NULL is a no-op. */
+WESPEAKER_API void wespeaker_segmenter_free(wespeaker_segmenter* model);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,9 @@ import { hubFile, type HubOptions } from "./hub.ts";
 /** The MLX weights of WeSpeaker ResNet34-LM on the Hub (the seed model). */
 export const DEFAULT_REPO = "aufklarer/WeSpeaker-ResNet34-LM-MLX";
 
+/** pyannote's segmentation-3.0 on the Hub (gated: accept its conditions and pass a token). */
+export const SEGMENTATION_REPO = "pyannote/segmentation-3.0";
+
 /** Options of `WeSpeakerModel.fromPretrained`. */
 export interface PretrainedOptions extends HubOptions {
   /**
@@ -43,6 +46,7 @@ const WEIGHT_FILES = [
 const KNOWN_FILES: Record<string, string> = {
   [DEFAULT_REPO]: "model.safetensors",
   "pyannote/wespeaker-voxceleb-resnet34-LM": "pytorch_model.bin",
+  [SEGMENTATION_REPO]: "pytorch_model.bin",
 };
 
 function env(name: string): string | undefined {

@@ -10,9 +10,16 @@ import process from "node:process";
 import { WeSpeakerError } from "../errors.ts";
 import { expectedWeights } from "../model_layout.ts";
 import { type F32Tensor, readF32Tensor, readSafetensorsHeader } from "../safetensors.ts";
-import { encodeMlxWeights, MLX_CONFIG } from "./fuse.ts";
+import { encodeMlxWeights, MLX_CONFIG, stateDictToMlx } from "./fuse.ts";
 import { convertOnnx } from "./onnx.ts";
-import { convertTorchCheckpoint } from "./torch.ts";
+import {
+  encodeSegmentationWeights,
+  segmentationStateDictToTensors,
+  SINC_LOW_HZ_KEY,
+} from "./segmentation.ts";
+import { readTorchCheckpoint } from "./torch.ts";
+import { SEGMENTATION_CONFIG, segmentationWeights } from "../segmentation_layout.ts";
+import type { WeightSpec } from "../model_layout.ts";
 
 /** What a converter produces. */
 export interface Converted {
@@ -20,8 +27,8 @@ export interface Converted {
   tensors: Record<string, F32Tensor>;
   /** The bytes of the `.safetensors` file, identical for identical input. */
   safetensors: Uint8Array;
-  /** The `config.json` written beside it. */
-  config: typeof MLX_CONFIG;
+  /** The `config.json` written beside it; its `model_type` says which model the weights are for. */
+  config: typeof MLX_CONFIG | typeof SEGMENTATION_CONFIG;
 }
 
 /** The checkpoint formats {@link convertCheckpoint} reads. */
@@ -51,8 +58,10 @@ export function detectFormat(bytes: Uint8Array, source = "checkpoint"): Checkpoi
 function reencodeSafetensors(bytes: Uint8Array, source: string): Converted {
   const header = readSafetensorsHeader(bytes, source);
   const byName = new Map(header.tensors.map((entry) => [entry.name, entry]));
+  const segmentation = byName.has("sincnet.conv1d.0.weight");
+  const specs: WeightSpec[] = segmentation ? segmentationWeights() : expectedWeights();
   const tensors: Record<string, F32Tensor> = {};
-  for (const spec of expectedWeights()) {
+  for (const spec of specs) {
     const entry = byName.get(spec.name);
     if (!entry) throw new WeSpeakerError("invalid-weights", `${source}: missing tensor '${spec.name}'`);
     if (entry.shape.join(",") !== spec.shape.join(",")) {
@@ -72,11 +81,29 @@ function reencodeSafetensors(bytes: Uint8Array, source: string): Converted {
       `${source}: unexpected tensor '${[...byName.keys()].sort()[0]}'`,
     );
   }
-  return { tensors, safetensors: encodeMlxWeights(tensors, "safetensors"), config: MLX_CONFIG };
+  return segmentation
+    ? { tensors, safetensors: encodeSegmentationWeights(tensors, "safetensors"), config: SEGMENTATION_CONFIG }
+    : { tensors, safetensors: encodeMlxWeights(tensors, "safetensors"), config: MLX_CONFIG };
+}
+
+// A PyTorch checkpoint holds either model: pyannote's segmentation-3.0 (SincNet) or a WeSpeaker ResNet34.
+async function convertTorch(bytes: Uint8Array, source: string): Promise<Converted> {
+  const stateDict = await readTorchCheckpoint(bytes, source);
+  if (stateDict.has(SINC_LOW_HZ_KEY)) {
+    const tensors = segmentationStateDictToTensors(stateDict, source);
+    return {
+      tensors,
+      safetensors: encodeSegmentationWeights(tensors, "pytorch"),
+      config: SEGMENTATION_CONFIG,
+    };
+  }
+  const tensors = stateDictToMlx(stateDict, { ignorePrefixes: ["projection."], source });
+  return { tensors, safetensors: encodeMlxWeights(tensors, "pytorch"), config: MLX_CONFIG };
 }
 
 /**
- * Converts a checkpoint of any supported format to MLX safetensors bytes.
+ * Converts a checkpoint of any supported format to MLX safetensors bytes: a WeSpeaker ResNet34 (any
+ * format) or pyannote's segmentation-3.0 (its PyTorch checkpoint, or an already converted file).
  *
  * @param bytes the whole file
  * @param source its name, for error messages
@@ -86,7 +113,7 @@ export async function convertCheckpoint(bytes: Uint8Array, source = "checkpoint"
   switch (detectFormat(bytes, source)) {
     case "torch-zip":
     case "torch-legacy":
-      return await convertTorchCheckpoint(bytes, source);
+      return await convertTorch(bytes, source);
     case "onnx":
       return convertOnnx(bytes, source);
     case "safetensors":

@@ -6,7 +6,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
 import { type EmbedArgs, type Handle, libraryFileName, type OpenedLibrary, openLibrary } from "./runtime.ts";
-import { ABI_VERSION, EMBED_RAW, EMBEDDING_DIM, Status } from "./symbols.ts";
+import { ABI_VERSION, EMBED_RAW, EMBEDDING_DIM, SEGMENTATION_CLASSES, Status } from "./symbols.ts";
 
 /** Environment variable naming the libwespeaker file to load instead of searching for it. */
 export const LIBRARY_ENV = "WESPEAKER_LIB";
@@ -90,13 +90,17 @@ function cString(text: string): Uint8Array {
   return bytes;
 }
 
-/** Loads a model; the returned handle must be passed to {@link freeModel} exactly once. */
-export function loadModel(path: string): Handle {
+function load(path: string, symbol: "wespeaker_model_load" | "wespeaker_segmenter_load"): Handle {
   const { lib } = nativeLibrary();
   const out = new BigUint64Array(1);
   const err = new Uint8Array(ERROR_BUFFER_SIZE);
-  check(lib.symbols.wespeaker_model_load(cString(path), out, err, err.length), err);
+  check(lib.symbols[symbol](cString(path), out, err, err.length), err);
   return lib.handleFromAddress(out[0]);
+}
+
+/** Loads a model; the returned handle must be passed to {@link freeModel} exactly once. */
+export function loadModel(path: string): Handle {
+  return load(path, "wespeaker_model_load");
 }
 
 /** Frees a handle returned by {@link loadModel}. */
@@ -155,4 +159,36 @@ export async function embedNativeAsync(handle: Handle, call: EmbedCall): Promise
 /** Version of the loaded native library and of the MLX it was built with. */
 export function nativeVersion(): string {
   return nativeLibrary().lib.symbols.wespeaker_version();
+}
+
+/** Loads a segmentation model; the handle must be passed to {@link freeSegmenter} exactly once. */
+export function loadSegmenter(path: string): Handle {
+  return load(path, "wespeaker_segmenter_load");
+}
+
+/** Frees a handle returned by {@link loadSegmenter}. */
+export function freeSegmenter(handle: Handle): void {
+  nativeLibrary().lib.symbols.wespeaker_segmenter_free(handle);
+}
+
+/** Output frames of the segmentation model for chunks of `samples` samples (0 when too short). */
+export function segmentationFrames(samples: number): number {
+  return Number(nativeLibrary().lib.symbols.wespeaker_segmentation_frames(samples));
+}
+
+/** Runs wespeaker_segment on `batch` chunks of `samples` samples; returns [batch, frames, 7] log-probs. */
+export function segmentNative(
+  handle: Handle,
+  waveforms: Float32Array,
+  batch: number,
+  samples: number,
+): Float32Array {
+  const frames = segmentationFrames(samples);
+  const out = new Float32Array(batch * Math.max(frames, 0) * SEGMENTATION_CLASSES);
+  const err = new Uint8Array(ERROR_BUFFER_SIZE);
+  check(
+    nativeLibrary().lib.symbols.wespeaker_segment(handle, waveforms, batch, samples, out, err, err.length),
+    err,
+  );
+  return out;
 }

@@ -27,6 +27,18 @@ export interface NativeSymbols {
     errSize: number,
   ): number;
   wespeaker_model_free(model: Handle): void;
+  wespeaker_segmenter_load(path: Uint8Array, out: BigUint64Array, err: Uint8Array, errSize: number): number;
+  wespeaker_segmentation_frames(samples: number): number | bigint;
+  wespeaker_segment(
+    model: Handle,
+    waveforms: Float32Array,
+    batch: number,
+    samples: number,
+    out: Float32Array,
+    err: Uint8Array,
+    errSize: number,
+  ): number;
+  wespeaker_segmenter_free(model: Handle): void;
 }
 
 /** The arguments of `wespeaker_embed`, as {@link NativeSymbols} takes them. */

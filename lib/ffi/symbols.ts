@@ -28,13 +28,28 @@ export const symbols = {
     result: "i32",
   },
   wespeaker_model_free: { parameters: ["handle"], result: "void" },
+  wespeaker_segmenter_load: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "i32" },
+  wespeaker_segmentation_frames: { parameters: ["i64"], result: "i64" },
+  wespeaker_segment: {
+    parameters: [
+      "handle", // model
+      "buffer", // waveforms
+      "i64", // batch
+      "i64", // samples
+      "buffer", // out
+      "buffer", // err
+      "usize", // err_size
+    ],
+    result: "i32",
+  },
+  wespeaker_segmenter_free: { parameters: ["handle"], result: "void" },
 } as const;
 
 /** Runtime-neutral FFI type names used in {@link symbols}. */
 export type NeutralType = "void" | "u32" | "i32" | "i64" | "usize" | "buffer" | "handle" | "cstring";
 
 /** The ABI version these bindings are written against (WESPEAKER_ABI_VERSION). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Status codes of wespeaker_status. */
 export const Status = {
@@ -53,3 +68,9 @@ export const EMBEDDING_DIM = 256;
 export const NUM_MEL_BINS = 80;
 /** WESPEAKER_MIN_FRAMES */
 export const MIN_FRAMES = 9;
+/** WESPEAKER_SEGMENTATION_SAMPLE_RATE */
+export const SEGMENTATION_SAMPLE_RATE = 16000;
+/** WESPEAKER_SEGMENTATION_CLASSES */
+export const SEGMENTATION_CLASSES = 7;
+/** WESPEAKER_SEGMENTATION_MAX_SAMPLES */
+export const SEGMENTATION_MAX_SAMPLES = 10240000;

@@ -1,0 +1,210 @@
+#include "segmentation.h"
+
+#include <mlx/ops.h>
+#include <mlx/transforms.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "errors.h"
+#include "tensors.h"
+#include "wespeaker.h"
+
+namespace mx = mlx::core;
+
+namespace wespeaker {
+namespace {
+
+// segmentation-3.0's hyper-parameters (pyannote PyanNet with SincNet stride 10).
+constexpr int kSincFilters = 80, kSincKernel = 251, kSincStride = 10;
+constexpr int kConvChannels = 60, kConvKernel = 5, kPool = 3;
+constexpr int kLstmLayers = 4, kHidden = 128, kGates = 4 * kHidden;
+constexpr int kLinear = 128, kClasses = WESPEAKER_SEGMENTATION_CLASSES;
+constexpr float kNormEps = 1e-5f, kLeak = 0.01f;
+
+[[noreturn]] void invalid(const std::string& what) { throw InvalidArgument(what); }
+
+}  // namespace
+
+PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
+  TensorTaker taker(read_safetensors(path, stream_), path, stream_);
+  const mx::Stream s = stream_;
+  auto norm = [&](const std::string& prefix, int channels) {
+    norm_weight_.push_back(taker.take(prefix + ".weight", {channels}));
+    norm_bias_.push_back(taker.take(prefix + ".bias", {channels}));
+  };
+  // PyTorch Conv1d weights [O, I, K] become MLX's [O, K, I].
+  auto conv = [&](const std::string& prefix, int out, int in, int kernel, bool bias) {
+    conv_weight_.push_back(mx::contiguous(
+        mx::transpose(taker.take(prefix + ".weight", {out, in, kernel}), {0, 2, 1}, s), false, s));
+    if (bias) conv_bias_.push_back(taker.take(prefix + ".bias", {out}));
+  };
+  norm("sincnet.wav_norm1d", 1);
+  conv("sincnet.conv1d.0", kSincFilters, 1, kSincKernel, false);
+  norm("sincnet.norm1d.0", kSincFilters);
+  conv("sincnet.conv1d.1", kConvChannels, kSincFilters, kConvKernel, true);
+  norm("sincnet.norm1d.1", kConvChannels);
+  conv("sincnet.conv1d.2", kConvChannels, kConvChannels, kConvKernel, true);
+  norm("sincnet.norm1d.2", kConvChannels);
+  for (int l = 0; l < kLstmLayers; ++l) {
+    const int in = l == 0 ? kConvChannels : 2 * kHidden;
+    std::vector<mx::array> w_ih, w_hh, bias;
+    for (const std::string suffix : {"", "_reverse"}) {
+      const std::string k = "_l" + std::to_string(l) + suffix;
+      w_ih.push_back(mx::transpose(taker.take("lstm.weight_ih" + k, {kGates, in}), s));
+      w_hh.push_back(mx::transpose(taker.take("lstm.weight_hh" + k, {kGates, kHidden}), s));
+      mx::array b_ih = taker.take("lstm.bias_ih" + k, {kGates});
+      bias.push_back(mx::reshape(mx::add(b_ih, taker.take("lstm.bias_hh" + k, {kGates}), s), {1, 1, kGates}, s));
+    }
+    lstm_.push_back(LstmLayer{mx::contiguous(mx::stack(w_ih, 0, s), false, s),
+                              mx::contiguous(mx::stack(w_hh, 0, s), false, s), mx::stack(bias, 0, s)});
+  }
+  auto linear = [&](const std::string& prefix, int out, int in) {
+    linear_weight_t_.push_back(mx::contiguous(mx::transpose(taker.take(prefix + ".weight", {out, in}), s), false, s));
+    linear_bias_.push_back(taker.take(prefix + ".bias", {out}));
+  };
+  linear("linear.0", kLinear, 2 * kHidden);
+  linear("linear.1", kLinear, kLinear);
+  linear("classifier", kClasses, kLinear);
+  taker.expect_empty();
+
+  std::vector<mx::array> all;
+  for (const auto* group : {&norm_weight_, &norm_bias_, &conv_weight_, &conv_bias_, &linear_weight_t_, &linear_bias_}) {
+    all.insert(all.end(), group->begin(), group->end());
+  }
+  for (const auto& layer : lstm_) all.insert(all.end(), {layer.w_ih_t, layer.w_hh_t, layer.bias});
+  taker.materialise(all);
+}
+
+int64_t segmentation_frames(int64_t samples) {
+  if (samples < kSincKernel) return 0;
+  int64_t n = (samples - kSincKernel) / kSincStride + 1;
+  for (int stage = 0; stage < 3; ++stage) {
+    if (stage > 0) n -= kConvKernel - 1;
+    n /= kPool;
+    if (n < 1) return 0;
+  }
+  return n;
+}
+
+// x [B, T, C]: InstanceNorm1d over time per channel (biased variance), with its affine transform.
+static mx::array instance_norm(const mx::array& x, const mx::array& weight, const mx::array& bias, mx::Stream s) {
+  mx::array mean = mx::mean(x, 1, true, s);
+  mx::array var = mx::var(x, 1, true, 0, s);
+  mx::array y = mx::multiply(mx::subtract(x, mean, s), mx::rsqrt(mx::add(var, mx::array(kNormEps), s), s), s);
+  return mx::add(mx::multiply(y, weight, s), bias, s);
+}
+
+static mx::array leaky_relu(const mx::array& x, mx::Stream s) {
+  return mx::maximum(x, mx::multiply(x, mx::array(kLeak), s), s);
+}
+
+// MaxPool1d(3, stride 3) over time of [B, T, C]; a trailing partial window is dropped.
+static mx::array max_pool(const mx::array& x, mx::Stream s) {
+  const int B = x.shape(0), T = x.shape(1) / kPool, C = x.shape(2);
+  mx::array kept = mx::slice(x, {0, 0, 0}, {B, T * kPool, C}, s);
+  return mx::max(mx::reshape(kept, {B, T, kPool, C}, s), 2, false, s);
+}
+
+// [B, L] waveforms -> [B, frames, 60] features, channels last.
+mx::array PyanNet::sincnet(mx::array x) const {
+  const mx::Stream s = stream_;
+  x = mx::expand_dims(x, 2, s);
+  x = instance_norm(x, norm_weight_[0], norm_bias_[0], s);
+  for (int c = 0; c < 3; ++c) {
+    x = mx::conv1d(x, conv_weight_[c], c == 0 ? kSincStride : 1, 0, 1, 1, s);
+    if (c == 0) {
+      x = mx::abs(x, s);  // pyannote takes the magnitude of the sinc filters' responses
+    } else {
+      x = mx::add(x, conv_bias_[c - 1], s);
+    }
+    x = leaky_relu(instance_norm(max_pool(x, s), norm_weight_[c + 1], norm_bias_[c + 1], s), s);
+  }
+  return x;
+}
+
+// Both directions of each layer advance together: step t computes the forward cell at frame t and the
+// backward cell at frame T - 1 - t as one batched product with the stacked [2, H, 4H] recurrent weights.
+mx::array PyanNet::lstm(mx::array x) const {
+  const mx::Stream s = stream_;
+  const int B = x.shape(0), T = x.shape(1);
+  std::vector<int32_t> reversed(T);
+  for (int t = 0; t < T; ++t) reversed[t] = T - 1 - t;
+  const mx::array backwards(reversed.begin(), {T});
+  for (const auto& layer : lstm_) {
+    // Input projections for all frames at once: [2, B, T, 4H], then time-major with the backward
+    // direction's frames reversed: [T, 2, B, 4H].
+    mx::array g = mx::add(mx::matmul(mx::expand_dims(x, 0, s), mx::expand_dims(layer.w_ih_t, 1, s), s),
+                          layer.bias, s);
+    mx::array forward = mx::transpose(mx::take(g, 0, 0, s), {1, 0, 2}, s);
+    mx::array backward = mx::take(mx::transpose(mx::take(g, 1, 0, s), {1, 0, 2}, s), backwards, 0, s);
+    mx::array steps = mx::contiguous(mx::stack({forward, backward}, 1, s), false, s);
+    mx::eval(steps);
+
+    mx::array h = mx::zeros({2, B, kHidden}, mx::float32, s), c = h;
+    std::vector<mx::array> outputs;
+    outputs.reserve(T);
+    for (int t = 0; t < T; ++t) {
+      mx::array gates = mx::add(mx::take(steps, t, 0, s), mx::matmul(h, layer.w_hh_t, s), s);
+      auto gate = [&](int k) { return mx::slice(gates, {0, 0, k * kHidden}, {2, B, (k + 1) * kHidden}, s); };
+      const mx::array i = mx::sigmoid(gate(0), s), f = mx::sigmoid(gate(1), s);
+      const mx::array cell = mx::tanh(gate(2), s), o = mx::sigmoid(gate(3), s);
+      c = mx::add(mx::multiply(f, c, s), mx::multiply(i, cell, s), s);
+      h = mx::multiply(o, mx::tanh(c, s), s);
+      outputs.push_back(h);
+    }
+    mx::array hs = mx::stack(outputs, 0, s);  // [T, 2, B, H]
+    mx::array fwd = mx::transpose(mx::take(hs, 0, 1, s), {1, 0, 2}, s);
+    mx::array bwd = mx::take(mx::transpose(mx::take(hs, 1, 1, s), {1, 0, 2}, s), backwards, 1, s);
+    x = mx::contiguous(mx::concatenate({fwd, bwd}, 2, s), false, s);
+    mx::eval(x);  // bounds the graph to one layer's steps
+  }
+  return x;
+}
+
+void PyanNet::segment(const float* waveforms, int64_t batch, int64_t samples, float* out) {
+  if (!waveforms) invalid("waveforms is NULL");
+  if (!out) invalid("out is NULL");
+  if (batch < 1) invalid("batch must be at least 1, got " + std::to_string(batch));
+  const int64_t frames = segmentation_frames(samples);
+  if (frames < 1) {
+    invalid("samples must be at least " + std::to_string(WESPEAKER_SEGMENTATION_MIN_SAMPLES) +
+            " (one output frame at 16 kHz), got " + std::to_string(samples));
+  }
+  if (samples > WESPEAKER_SEGMENTATION_MAX_SAMPLES / batch) {
+    invalid("batch x samples = " + std::to_string(batch) + " x " + std::to_string(samples) +
+            " exceeds the per-call limit of " + std::to_string(WESPEAKER_SEGMENTATION_MAX_SAMPLES) +
+            " samples: segment in smaller batches of 10 s chunks");
+  }
+  for (int64_t k = 0; k < batch * samples; ++k) {
+    if (!std::isfinite(waveforms[k])) {
+      invalid("waveforms[" + std::to_string(k / samples) + ", " + std::to_string(k % samples) + "] is " +
+              (std::isnan(waveforms[k]) ? "NaN" : "infinite"));
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  const mx::Stream s = stream_;
+  mx::array x(waveforms, {int(batch), int(samples)});
+  x = sincnet(x);
+  x = lstm(x);
+  for (size_t k = 0; k < linear_weight_t_.size(); ++k) {
+    x = mx::add(mx::matmul(x, linear_weight_t_[k], s), linear_bias_[k], s);
+    if (k + 1 < linear_weight_t_.size()) x = leaky_relu(x, s);
+  }
+  x = mx::subtract(x, mx::logsumexp(x, -1, true, s), s);
+  x = mx::contiguous(x, false, s);
+  mx::eval(x);
+
+  const float* result = x.data<float>();
+  const int64_t count = batch * frames * kClasses;
+  for (int64_t k = 0; k < count; ++k) {
+    if (!std::isfinite(result[k])) {
+      throw std::runtime_error("segmentation of chunk " + std::to_string(k / (frames * kClasses)) +
+                               " is not finite at frame " + std::to_string(k / kClasses % frames));
+    }
+  }
+  std::memcpy(out, result, count * sizeof(float));
+}
+
+}  // namespace wespeaker
