@@ -110,7 +110,7 @@ wespeaker_status wespeaker_embed(wespeaker_model* model, const float* features, 
                                  int64_t weight_frames, uint32_t flags, float* out, char* err, size_t err_size) {
   return guarded(err, err_size, [&] {
     if (!model) throw wespeaker::InvalidArgument("model is NULL");
-    if (flags & ~WESPEAKER_EMBED_RAW) throw wespeaker::InvalidArgument("unknown flags " + std::to_string(flags));
+    if (flags & ~(WESPEAKER_EMBED_RAW | WESPEAKER_EMBED_EMPTY_MASKS)) throw wespeaker::InvalidArgument("unknown flags " + std::to_string(flags));
     wespeaker::EmbedRequest request;
     request.features = features;
     request.batch = batch;
@@ -120,6 +120,7 @@ wespeaker_status wespeaker_embed(wespeaker_model* model, const float* features, 
     request.num_masks = num_masks;
     request.weight_frames = weight_frames;
     request.raw = flags & WESPEAKER_EMBED_RAW;
+    request.empty_masks = flags & WESPEAKER_EMBED_EMPTY_MASKS;
     request.out = out;
     model->net.embed(request);
   });

@@ -111,7 +111,7 @@ void validate(const EmbedRequest& r) {
       }
       total += w[t];
     }
-    if (total <= 0) {
+    if (total <= 0 && !r.empty_masks) {
       invalid("weights[" + std::to_string(row / r.num_masks) + ", " + std::to_string(row % r.num_masks) +
               "] are all zero: there is nothing to pool");
     }
@@ -296,7 +296,7 @@ void ResNet34::embed(const EmbedRequest& r) {
         v1 += p[t];
         v2 += p[t] * p[t];
       }
-      if (v1 <= 0) {
+      if (v1 <= 0 && !r.empty_masks) {
         invalid("weights[" + std::to_string(b) + ", " + std::to_string(s) +
                 "] are zero on every frame the trunk keeps: there is nothing to pool");
       }

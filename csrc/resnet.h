@@ -23,6 +23,7 @@ struct EmbedRequest {
   int64_t num_masks = 0;
   int64_t weight_frames = 0;
   bool raw = false;
+  bool empty_masks = false;  // WESPEAKER_EMBED_EMPTY_MASKS
   float* out = nullptr;  // [batch, num_masks or 1, 256]
 };
 

@@ -164,7 +164,6 @@ mx::array PyanNet::lstm(mx::array x) const {
 
 void PyanNet::segment(const float* waveforms, int64_t batch, int64_t samples, float* out) {
   if (!waveforms) invalid("waveforms is NULL");
-  if (!out) invalid("out is NULL");
   if (batch < 1) invalid("batch must be at least 1, got " + std::to_string(batch));
   const int64_t frames = segmentation_frames(samples);
   if (frames < 1) {
@@ -176,6 +175,7 @@ void PyanNet::segment(const float* waveforms, int64_t batch, int64_t samples, fl
             " exceeds the per-call limit of " + std::to_string(WESPEAKER_SEGMENTATION_MAX_SAMPLES) +
             " samples: segment in smaller batches of 10 s chunks");
   }
+  if (!out) invalid("out is NULL");
   for (int64_t k = 0; k < batch * samples; ++k) {
     if (!std::isfinite(waveforms[k])) {
       invalid("waveforms[" + std::to_string(k / samples) + ", " + std::to_string(k % samples) + "] is " +

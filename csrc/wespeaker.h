@@ -77,6 +77,10 @@ typedef struct wespeaker_segmenter wespeaker_segmenter;
 
 /* Flags for wespeaker_embed(). */
 #define WESPEAKER_EMBED_RAW 1u /* return the un-normalised output of the final Linear layer */
+/* Accept weight rows that are zero on every frame the trunk keeps, and pool them as pyannote's
+ * StatsPool does (zero statistics: the raw embedding is the final layer's bias). Without it such a
+ * row is an INVALID_ARGUMENT error. For parity with pyannote's diarization pipeline. */
+#define WESPEAKER_EMBED_EMPTY_MASKS 2u
 
 /* WESPEAKER_ABI_VERSION of the library actually loaded. Never fails. */
 WESPEAKER_API uint32_t wespeaker_abi_version(void);
@@ -107,9 +111,10 @@ WESPEAKER_API wespeaker_status wespeaker_model_load(const char* path, wespeaker_
  *             [batch, num_masks, weight_frames] float32 in [0, inf): per-frame weights for weighted
  *             statistics pooling (pyannote StatsPool). Each row spans the item's valid frames at
  *             any resolution and is resampled to the trunk's frame rate by nearest neighbour
- *             (PyTorch F.interpolate semantics). Every row needs a positive total weight.
+ *             (PyTorch F.interpolate semantics). Every row needs a positive total weight
+ *             (unless WESPEAKER_EMBED_EMPTY_MASKS).
  *   num_masks, weight_frames  ignored when weights is NULL; else both >= 1.
- *   flags     0, or WESPEAKER_EMBED_RAW.
+ *   flags     0, or WESPEAKER_EMBED_RAW and/or WESPEAKER_EMBED_EMPTY_MASKS.
  *   out       [batch, S, 256] float32 with S = num_masks (weights given) or 1: L2-normalised
  *             embeddings, or raw ones with WESPEAKER_EMBED_RAW.
  *

@@ -32,6 +32,16 @@ export interface EmbedFeaturesOptions extends EmbedOptions {
   numMasks?: number;
 }
 
+/** Options of {@link WeSpeakerModel.embedMasked}. */
+export interface EmbedMaskedOptions extends EmbedOptions {
+  /**
+   * Pool a mask that is zero on every frame the network keeps as pyannote's StatsPool does (zero
+   * statistics, so the raw embedding is the last layer's bias) instead of throwing. The diarization
+   * pipeline sets it to reproduce pyannote's numbers; the result carries no speaker information.
+   */
+  allowEmptyMasks?: boolean;
+}
+
 // Frees native handles whose model was garbage-collected without close().
 const leaked = new FinalizationRegistry<Handle>((handle) => freeModel(handle));
 
@@ -202,6 +212,44 @@ export class WeSpeakerModel implements Disposable {
   }
 
   /**
+   * Embeds clips of equal length under several masks each, running the network's trunk once per clip
+   * and pooling it once per mask (pyannote's weighted StatsPool): what a diarization pipeline needs
+   * for the speakers of one chunk.
+   *
+   * @param features fbank features of each clip, all with the same number of frames
+   * @param weights `[clips, numMasks, W]` per-frame weights, each row spanning its clip at any
+   *   resolution W (resampled to the network's frame rate by nearest neighbour)
+   * @param numMasks masks per clip
+   * @returns `[clips, numMasks, 256]` embeddings, L2-normalised unless `raw`
+   * @throws {WeSpeakerError} `invalid-argument` naming the clip and mask of a bad weight row
+   */
+  embedMasked(
+    features: readonly Fbank[],
+    weights: Float32Array,
+    numMasks: number,
+    options: EmbedMaskedOptions = {},
+  ): Float32Array {
+    return embedNative(this.#live(), maskedCall(features, weights, numMasks, options));
+  }
+
+  /** {@link embedMasked} off the JavaScript thread; leave the buffers alone until it settles. */
+  async embedMaskedAsync(
+    features: readonly Fbank[],
+    weights: Float32Array,
+    numMasks: number,
+    options: EmbedMaskedOptions = {},
+  ): Promise<Float32Array> {
+    const call = maskedCall(features, weights, numMasks, options);
+    const handle = this.#live();
+    this.#inFlight++;
+    try {
+      return await embedNativeAsync(handle, call);
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /**
    * Cosine similarity of two embeddings, in [-1, 1].
    *
    * @throws {WeSpeakerError} `invalid-argument` if the lengths differ or either vector is zero or
@@ -268,10 +316,14 @@ export class WeSpeakerModel implements Disposable {
     try {
       return splitRows(await embedNativeAsync(handle, batchCall(items, raw)), items.length);
     } finally {
-      if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
-        freeModel(this.#freeWhenIdle);
-        this.#freeWhenIdle = null;
-      }
+      this.#settled();
+    }
+  }
+
+  #settled(): void {
+    if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
+      freeModel(this.#freeWhenIdle);
+      this.#freeWhenIdle = null;
     }
   }
 
@@ -302,6 +354,41 @@ function batchCall(items: Fbank[], raw: boolean): EmbedCall {
     ? BigInt64Array.from(items, (f) => BigInt(f.frames))
     : undefined;
   return { features, batch: items.length, frames, lengths, raw };
+}
+
+function maskedCall(
+  features: readonly Fbank[],
+  weights: Float32Array,
+  numMasks: number,
+  options: EmbedMaskedOptions,
+): EmbedCall {
+  if (features.length === 0) {
+    throw new WeSpeakerError("invalid-argument", "embedMasked needs at least one clip");
+  }
+  features.forEach(checkFeatures);
+  const frames = features[0].frames;
+  const odd = features.findIndex((f) => f.frames !== frames);
+  if (odd >= 0) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `clip ${odd} has ${features[odd].frames} frames, clip 0 has ${frames}: embedMasked needs equal lengths`,
+    );
+  }
+  const rows = features.length * numMasks;
+  if (!Number.isInteger(numMasks) || numMasks < 1 || weights.length === 0 || weights.length % rows !== 0) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `weights hold ${weights.length} values, not ${features.length} clips x ${numMasks} masks x W frames`,
+    );
+  }
+  const batch = batchCall(features as Fbank[], options.raw ?? false);
+  return {
+    ...batch,
+    weights,
+    numMasks,
+    weightFrames: weights.length / rows,
+    emptyMasks: options.allowEmptyMasks,
+  };
 }
 
 function splitRows(out: Float32Array, rows: number): Float32Array[] {

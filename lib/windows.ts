@@ -10,8 +10,7 @@ import { WeSpeakerError } from "./errors.ts";
 import { numFbankFrames } from "./fbank.ts";
 import { MIN_FRAMES } from "./ffi/symbols.ts";
 import type { WeSpeakerModel } from "./model.ts";
-import { StreamingResampler } from "./resample.ts";
-import { openWavStream } from "./wav_stream.ts";
+import { type AudioSource, modelRateChunks, SampleQueue } from "./sample_stream.ts";
 
 /** Options of {@link embedWindows}. */
 export interface WindowOptions {
@@ -27,11 +26,8 @@ export interface WindowOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Audio for {@link embedWindows}: a WAV file path (any encoding, channel count and rate), or mono samples
- * at 16 kHz, whole or as an (async) iterable of chunks of any length.
- */
-export type WindowSource = string | Float32Array | AsyncIterable<Float32Array> | Iterable<Float32Array>;
+/** Audio for {@link embedWindows}: see {@link AudioSource}. */
+export type WindowSource = AudioSource;
 
 /** The embedding of one window of audio. */
 export interface WindowEmbedding {
@@ -161,77 +157,4 @@ function samplesOf(name: string, seconds: number): number {
     );
   }
   return n;
-}
-
-// Large enough that per-chunk overhead vanishes, small enough not to matter next to a window.
-const SLICE_SAMPLES = 65536;
-
-async function* modelRateChunks(source: WindowSource): AsyncGenerator<Float32Array> {
-  if (source instanceof Float32Array) {
-    // In slices, so that the queue copies only what the windows need rather than the whole signal.
-    for (let i = 0; i < source.length; i += SLICE_SAMPLES) yield source.subarray(i, i + SLICE_SAMPLES);
-    return;
-  }
-  if (typeof source !== "string") {
-    yield* source;
-    return;
-  }
-  const stream = await openWavStream(source);
-  if (stream.sampleRate === MODEL_SAMPLE_RATE) {
-    yield* stream;
-    return;
-  }
-  const resampler = new StreamingResampler(stream.sampleRate, MODEL_SAMPLE_RATE);
-  for await (const chunk of stream) yield resampler.push(chunk);
-  yield resampler.flush();
-}
-
-/**
- * The samples from the earliest window not yet taken up to the latest received, indexed by their
- * position in the whole signal. Samples a hop skips over (hop > window) are dropped as they arrive.
- */
-class SampleQueue {
-  #data = new Float32Array(0);
-  // #data[#head .. #head + #length) holds samples [#start, #start + #length) of the signal.
-  #head = 0;
-  #length = 0;
-  #start = 0;
-  // Samples still to arrive that lie before #start.
-  #skip = 0;
-
-  append(chunk: Float32Array): void {
-    const skipped = Math.min(this.#skip, chunk.length);
-    this.#skip -= skipped;
-    const add = chunk.subarray(skipped);
-    if (this.#head + this.#length + add.length > this.#data.length) {
-      const need = this.#length + add.length;
-      const live = this.#data.subarray(this.#head, this.#head + this.#length);
-      // Room for twice what is live keeps the copying linear in the signal's length, whatever the chunks.
-      if (need * 2 > this.#data.length) {
-        this.#data = new Float32Array(need * 2);
-        this.#data.set(live);
-      } else this.#data.copyWithin(0, this.#head, this.#head + this.#length);
-      this.#head = 0;
-    }
-    this.#data.set(add, this.#head + this.#length);
-    this.#length += add.length;
-  }
-
-  copy(from: number, to: number): Float32Array {
-    const at = this.#head + from - this.#start;
-    return this.#data.slice(at, at + to - from);
-  }
-
-  dropBefore(position: number): void {
-    const drop = position - this.#start;
-    if (drop <= this.#length) {
-      this.#head += drop;
-      this.#length -= drop;
-    } else {
-      this.#skip += drop - this.#length;
-      this.#head = 0;
-      this.#length = 0;
-    }
-    this.#start = position;
-  }
 }

@@ -6,7 +6,14 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
 import { type EmbedArgs, type Handle, libraryFileName, type OpenedLibrary, openLibrary } from "./runtime.ts";
-import { ABI_VERSION, EMBED_RAW, EMBEDDING_DIM, SEGMENTATION_CLASSES, Status } from "./symbols.ts";
+import {
+  ABI_VERSION,
+  EMBED_EMPTY_MASKS,
+  EMBED_RAW,
+  EMBEDDING_DIM,
+  SEGMENTATION_CLASSES,
+  Status,
+} from "./symbols.ts";
 
 /** Environment variable naming the libwespeaker file to load instead of searching for it. */
 export const LIBRARY_ENV = "WESPEAKER_LIB";
@@ -118,6 +125,8 @@ export interface EmbedCall {
   numMasks?: number;
   weightFrames?: number;
   raw?: boolean;
+  /** Pool rows whose weights vanish on the trunk's frames as pyannote does, instead of failing. */
+  emptyMasks?: boolean;
 }
 
 // The arguments of one wespeaker_embed call, and the buffers its results land in.
@@ -134,7 +143,7 @@ function embedArgs(handle: Handle, call: EmbedCall): { args: EmbedArgs; out: Flo
     call.weights ?? null,
     call.weights ? call.numMasks ?? 1 : 0,
     call.weights ? call.weightFrames ?? 0 : 0,
-    call.raw ? EMBED_RAW : 0,
+    (call.raw ? EMBED_RAW : 0) | (call.emptyMasks ? EMBED_EMPTY_MASKS : 0),
     out,
     err,
     err.length,

@@ -62,6 +62,8 @@ export const Status = {
 
 /** WESPEAKER_EMBED_RAW */
 export const EMBED_RAW = 1;
+/** WESPEAKER_EMBED_EMPTY_MASKS */
+export const EMBED_EMPTY_MASKS = 2;
 /** WESPEAKER_EMBEDDING_DIM */
 export const EMBEDDING_DIM = 256;
 /** WESPEAKER_NUM_MEL_BINS */
