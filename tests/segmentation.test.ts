@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { convertCheckpoint } from "../lib/convert/mod.ts";
-import { WeSpeakerError } from "../lib/errors.ts";
+import type { WeSpeakerError } from "../lib/errors.ts";
 import { SegmentationModel } from "../lib/segmentation.ts";
 import { generateSegmentationCheckpoint } from "../scripts/generate_segmentation.ts";
 import { loadSegmentationGolden, segmentationWaveform } from "./helpers/segmentation_inputs.ts";
