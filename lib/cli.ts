@@ -3,13 +3,16 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { convertCheckpoint, readCheckpoint, writeConverted } from "./convert/mod.ts";
+import { evaluateCorpus, formatDERTable } from "./der_report.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { nativeVersion } from "./ffi/library.ts";
 import { WeSpeakerModel } from "./model.ts";
 import { DEFAULT_REPO } from "./pretrained.ts";
 import { progressBar } from "./progress.ts";
+import { parseRTTM, parseUEM } from "./rttm.ts";
 
 const USAGE = `usage: wespeaker <command> [options]
 
@@ -20,6 +23,12 @@ commands:
   similarity [MODEL] A B             print the cosine similarity of two WAV files' embeddings
   convert IN OUT                     convert a checkpoint (pyannote/WeSpeaker .bin/.pt, .onnx) to
                                      MLX safetensors OUT, with config.json beside it
+  der REF HYP [--uem U] [--collar S] [--skip-overlap] [--json]
+                                     diarization error rate of RTTM HYP against RTTM REF, per file
+                                     and in total, as pyannote.metrics computes it; U: UEM file of
+                                     scored regions; S: total collar width in seconds around reference
+                                     boundaries (default 0); --skip-overlap: do not score reference
+                                     overlap; --json: {"files": [...], "total": {...}}, der a fraction
   version                            print the library and MLX versions
 
 MODEL is one of:
@@ -87,6 +96,47 @@ async function convert(input: string, output: string): Promise<void> {
   );
 }
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new WeSpeakerError("io", `cannot read ${path}: ${err instanceof Error ? err.message : err}`, {
+      cause: err,
+    });
+  }
+}
+
+function der(parsed: Parsed): void {
+  if (parsed.positional.length !== 2) throw new UsageError("der needs exactly two RTTM files: REF HYP");
+  const [refPath, hypPath] = parsed.positional;
+  const collarFlag = parsed.flags.get("collar");
+  const collar = collarFlag === undefined ? 0 : Number(collarFlag);
+  if (
+    typeof collarFlag === "string" && (!/\S/.test(collarFlag) || !(collar >= 0 && Number.isFinite(collar)))
+  ) {
+    throw new UsageError(`--collar must be a number of seconds >= 0, got '${collarFlag}'`);
+  }
+  const uemPath = parsed.flags.get("uem");
+  const report = evaluateCorpus(
+    parseRTTM(readText(refPath), refPath),
+    parseRTTM(readText(hypPath), hypPath),
+    {
+      uem: typeof uemPath === "string" ? parseUEM(readText(uemPath), uemPath) : undefined,
+      collar,
+      skipOverlap: parsed.flags.has("skip-overlap"),
+    },
+  );
+  if (!parsed.flags.has("json")) {
+    print(formatDERTable(report));
+    return;
+  }
+  const files = report.files.map(({ mapping, ...rest }) => ({
+    ...rest,
+    mapping: Object.fromEntries(mapping),
+  }));
+  print(JSON.stringify({ files, total: report.total }));
+}
+
 function print(line: string): void {
   process.stdout.write(line + "\n");
 }
@@ -124,6 +174,9 @@ async function run(argv: string[]): Promise<void> {
       await convert(parsed.positional[0], parsed.positional[1]);
       return;
     }
+    case "der":
+      der(parse(rest, ["uem", "collar"], ["skip-overlap", "json"]));
+      return;
     case "version":
       print(nativeVersion());
       return;

@@ -1,0 +1,155 @@
+// Hostile RTTM and UEM text: thousands of seeded mutations of valid files through the parsers. Each input
+// is either read into well-formed turns (finite times, start <= end) or rejected with a WeSpeakerError:
+// no other exception, and no input that takes long (no regular-expression blow-up on long fields).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { WeSpeakerError } from "../lib/errors.ts";
+import { formatRTTM, parseRTTM, parseUEM } from "../lib/rttm.ts";
+
+// A small deterministic PRNG: the same mutations on every run and runtime.
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return (n: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  };
+}
+
+const PIECES = [
+  " ",
+  "\t",
+  "\n",
+  "\r\n",
+  "\r",
+  ";;",
+  "#",
+  "-",
+  "+",
+  ".",
+  "e",
+  "E",
+  "e-",
+  "e+999",
+  "0",
+  "9",
+  "1e308",
+  "NaN",
+  "Infinity",
+  "inf",
+  "<NA>",
+  "SPEAKER",
+  "SPKR-INFO",
+  "\u00a0",
+  "\u2028",
+  "\ufeff",
+  "0x1f",
+  "１",
+  "1".repeat(5000),
+  "9".repeat(400) + ".",
+  ".".repeat(300),
+  "e".repeat(300),
+  "é",
+  "\u0000",
+];
+
+function mutate(text: string, next: (n: number) => number): string {
+  let out = text;
+  for (let k = 1 + next(5); k > 0; k--) {
+    const at = next(out.length + 1);
+    switch (next(6)) {
+      case 0: // replace a character
+        out = out.slice(0, at) + PIECES[next(PIECES.length)] + out.slice(at + 1);
+        break;
+      case 1: // insert
+        out = out.slice(0, at) + PIECES[next(PIECES.length)] + out.slice(at);
+        break;
+      case 2: // delete a stretch
+        out = out.slice(0, at) + out.slice(at + 1 + next(12));
+        break;
+      case 3: // truncate
+        out = out.slice(0, at);
+        break;
+      case 4: { // duplicate a stretch
+        const end = Math.min(out.length, at + next(80));
+        out = out.slice(0, end) + out.slice(at, end) + out.slice(end);
+        break;
+      }
+      default: // a random printable character
+        out = out.slice(0, at) + String.fromCharCode(32 + next(95)) + out.slice(at + 1);
+    }
+  }
+  return out;
+}
+
+function check<T>(parse: () => Map<string, T[]>, wellFormed: (item: T) => boolean): "ok" | "rejected" {
+  const t0 = performance.now();
+  try {
+    const parsed = parse();
+    for (const [uri, items] of parsed) {
+      assert.ok(uri.length > 0 && !/\s/.test(uri), `bad uri ${JSON.stringify(uri)}`);
+      for (const item of items) assert.ok(wellFormed(item), JSON.stringify(item));
+    }
+    return "ok";
+  } catch (err) {
+    if (!(err instanceof WeSpeakerError)) throw err;
+    assert.equal(err.code, "invalid-argument");
+    return "rejected";
+  } finally {
+    assert.ok(performance.now() - t0 < 1000, "a single parse took over a second");
+  }
+}
+
+describe("hostile RTTM and UEM text", () => {
+  const rttm = formatRTTM("meeting_01", [
+    { speaker: "spk_0", start: 0, end: 1.5 },
+    { speaker: "spk_1", start: 1.2, end: 4.75 },
+    { speaker: "spk_0", start: 5, end: 5.001 },
+  ]) + ";; comment\nSPKR-INFO meeting_01 1 <NA> <NA> <NA> unknown spk_0 <NA>\n" +
+    formatRTTM("meeting_02", [{ speaker: "A", start: 12.345, end: 20 }]);
+  const uem = "meeting_01 1 0.000 30.000\nmeeting_02 NA 5 60.5\n;; end\n";
+
+  test("3000 mutated RTTM files: well-formed turns or WeSpeakerError", () => {
+    const next = rng(1);
+    const outcomes = { ok: 0, rejected: 0 };
+    for (let i = 0; i < 3000; i++) {
+      const text = mutate(rttm, next);
+      outcomes[
+        check(
+          () => parseRTTM(text, "fuzz.rttm"),
+          (s) =>
+            typeof s.speaker === "string" && s.speaker.length > 0 && !/\s/.test(s.speaker) &&
+            Number.isFinite(s.start) && Number.isFinite(s.end) && 0 <= s.start && s.start <= s.end,
+        )
+      ]++;
+    }
+    // Both outcomes must be common, or the mutations are not exercising the parser.
+    assert.ok(outcomes.ok > 300 && outcomes.rejected > 300, JSON.stringify(outcomes));
+  });
+
+  test("3000 mutated UEM files: well-formed regions or WeSpeakerError", () => {
+    const next = rng(2);
+    const outcomes = { ok: 0, rejected: 0 };
+    for (let i = 0; i < 3000; i++) {
+      const text = mutate(uem, next);
+      outcomes[
+        check(
+          () => parseUEM(text, "fuzz.uem"),
+          ([start, end]) => Number.isFinite(start) && Number.isFinite(end) && 0 <= start && start <= end,
+        )
+      ]++;
+    }
+    assert.ok(outcomes.ok > 300 && outcomes.rejected > 300, JSON.stringify(outcomes));
+  });
+
+  test("100 000-digit fields and 100 000 fields on a line are rejected quickly", () => {
+    const digits = "1".repeat(100_000);
+    for (const time of [`${digits}x`, `${digits}.${digits}e${digits}`, `${digits}.${digits}.`]) {
+      const rttm = `SPEAKER f 1 ${time} 1 <NA> <NA> A <NA> <NA>`;
+      assert.equal(check(() => parseRTTM(rttm), () => true), "rejected");
+      assert.equal(check(() => parseUEM(`f 1 0 ${time}`), () => true), "rejected");
+    }
+    const wide = `SPEAKER f 1 0 1 <NA> <NA> A <NA> <NA>${" x".repeat(100_000)}`;
+    assert.equal(check(() => parseRTTM(wide), () => true), "rejected");
+    assert.equal(check(() => parseUEM(wide.slice(8)), () => true), "rejected");
+  });
+});
