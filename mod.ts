@@ -1,14 +1,19 @@
 /**
- * Speaker embeddings for Deno and Bun: WeSpeaker ResNet34-LM through libwespeaker, a small C
- * library over MLX, with a Kaldi-exact fbank front end and WAV input in TypeScript.
+ * Speaker embeddings and diarization for Deno and Bun: WeSpeaker ResNet34-LM and pyannote
+ * segmentation-3.0 through libwespeaker, a small C library over MLX, with a Kaldi-exact fbank front
+ * end, WAV input, clustering and pyannote's speaker-diarization-3.1 pipeline in TypeScript.
  *
  * ```ts
- * import { WeSpeakerModel } from "jsr:@x/wespeaker";
+ * import { DiarizationPipeline, WeSpeakerModel } from "jsr:@x/wespeaker";
  *
  * using model = await WeSpeakerModel.load("wespeaker-resnet34-lm.safetensors");
  * const a = await model.embedFile("alice.wav");
  * const b = await model.embedFile("bob.wav");
  * console.log(WeSpeakerModel.cosineSimilarity(a, b));
+ *
+ * using pipeline = await DiarizationPipeline.fromPretrained({ token: "hf_…" });
+ * const result = await pipeline.diarizeFile("meeting.wav", { maxSpeakers: 4 });
+ * console.log(result.toRTTM("meeting"));
  * ```
  *
  * @module
@@ -16,6 +21,7 @@
 export {
   type EmbedBatchOptions,
   type EmbedFeaturesOptions,
+  type EmbedMaskedOptions,
   type EmbedOptions,
   WeSpeakerModel,
 } from "./lib/model.ts";
@@ -30,8 +36,42 @@ export { type BatchPlanOptions } from "./lib/batching.ts";
 export { embeddingFlops, type LayerFlops, layerFlops } from "./lib/flops.ts";
 export { type CheckpointFormat, convertCheckpoint, type Converted, detectFormat } from "./lib/convert/mod.ts";
 export { MLX_CONFIG } from "./lib/convert/fuse.ts";
+export { SEGMENTATION_CONFIG } from "./lib/segmentation_layout.ts";
 export type { F32Tensor } from "./lib/safetensors.ts";
-export { DEFAULT_REPO, type PretrainedOptions } from "./lib/pretrained.ts";
+export { DEFAULT_REPO, type PretrainedOptions, SEGMENTATION_REPO } from "./lib/pretrained.ts";
+export { SEGMENTATION_CLASSES, SEGMENTATION_SAMPLE_RATE, SegmentationModel } from "./lib/segmentation.ts";
+export {
+  DiarizationPipeline,
+  type DiarizationPretrainedOptions,
+  type DiarizationProgress,
+  type DiarizeOptions,
+} from "./lib/diarization/pipeline.ts";
+export { type DiarizationJSON, DiarizationResult } from "./lib/diarization/result.ts";
+export type { TieOrder } from "./lib/diarization/argsort.ts";
+export {
+  agglomerativeCluster,
+  type AgglomerativeOptions,
+  clusterEmbeddings,
+  DIARIZATION_31_CLUSTERING,
+  type EmbeddingClusteringOptions,
+  type EmbeddingClusters,
+} from "./lib/diarization/clustering.ts";
+export { formatRTTM, parseRTTM, parseUEM, type SpeakerSegment } from "./lib/rttm.ts";
+export {
+  DERAccumulator,
+  type DERComponents,
+  type DEROptions,
+  type DERResult,
+  diarizationErrorRate,
+  errorRate,
+} from "./lib/der.ts";
+export {
+  type CorpusDER,
+  type CorpusOptions,
+  evaluateCorpus,
+  type FileDER,
+  formatDERTable,
+} from "./lib/der_report.ts";
 export { hubFile, type HubOptions, type HubProgress } from "./lib/hub.ts";
 export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/ffi/library.ts";
 export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/ffi/symbols.ts";

@@ -8,10 +8,12 @@ import process from "node:process";
 import { convertCheckpoint, readCheckpoint, writeConverted } from "./convert/mod.ts";
 import { evaluateCorpus, formatDERTable } from "./der_report.ts";
 import { WeSpeakerError } from "./errors.ts";
+import { DiarizationPipeline, type DiarizeOptions } from "./diarization/pipeline.ts";
 import { nativeVersion } from "./ffi/library.ts";
 import { WeSpeakerModel } from "./model.ts";
-import { DEFAULT_REPO } from "./pretrained.ts";
-import { progressBar } from "./progress.ts";
+import { DEFAULT_REPO, SEGMENTATION_REPO } from "./pretrained.ts";
+import { diarizationProgressBar, progressBar } from "./progress.ts";
+import { SegmentationModel } from "./segmentation.ts";
 import { parseRTTM, parseUEM } from "./rttm.ts";
 
 const USAGE = `usage: wespeaker <command> [options]
@@ -29,6 +31,14 @@ commands:
                                      scored regions; S: total collar width in seconds around reference
                                      boundaries (default 0); --skip-overlap: do not score reference
                                      overlap; --json: {"files": [...], "total": {...}}, der a fraction
+  diarize [MODEL] [--segmentation S] FILE [--num-speakers N] [--min-speakers N] [--max-speakers N]
+          [--exclusive] [--rttm | --json] [--min-duration-off SECONDS] [--step SECONDS]
+                                     who spoke when in a WAV file (pyannote speaker-diarization-3.1):
+                                     RTTM on stdout (uri: the file name without extension), or with
+                                     --json {"file", "duration", "speakers", "segments",
+                                     "speakerEmbeddings"}; --exclusive: one speaker at a time.
+                                     S: segmentation model, a Hub repo or local checkpoint or
+                                     .safetensors (default: ${SEGMENTATION_REPO}, gated: set HF_TOKEN)
   version                            print the library and MLX versions
 
 MODEL is one of:
@@ -137,6 +147,57 @@ function der(parsed: Parsed): void {
   print(JSON.stringify({ files, total: report.total }));
 }
 
+function count(parsed: Parsed, name: string): number | undefined {
+  const flag = parsed.flags.get(name);
+  if (flag === undefined) return undefined;
+  const n = Number(flag);
+  if (typeof flag !== "string" || !/^\d+$/.test(flag) || n < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got '${flag}'`);
+  }
+  return n;
+}
+
+function seconds(parsed: Parsed, name: string): number | undefined {
+  const flag = parsed.flags.get(name);
+  if (flag === undefined) return undefined;
+  const n = Number(flag);
+  if (typeof flag !== "string" || !/\S/.test(flag) || !(Number.isFinite(n) && n >= 0)) {
+    throw new UsageError(`--${name} must be a number of seconds >= 0, got '${flag}'`);
+  }
+  return n;
+}
+
+async function diarize(parsed: Parsed): Promise<void> {
+  if (parsed.positional.length !== 1) throw new UsageError("diarize needs exactly one FILE");
+  if (parsed.flags.has("rttm") && parsed.flags.has("json")) {
+    throw new UsageError("give --rttm or --json, not both");
+  }
+  const [file] = parsed.positional;
+  const options: DiarizeOptions = {
+    numSpeakers: count(parsed, "num-speakers"),
+    minSpeakers: count(parsed, "min-speakers"),
+    maxSpeakers: count(parsed, "max-speakers"),
+    exclusive: parsed.flags.has("exclusive"),
+    minDurationOff: seconds(parsed, "min-duration-off"),
+    step: seconds(parsed, "step"),
+    onProgress: diarizationProgressBar(),
+  };
+  const segmentationFlag = parsed.flags.get("segmentation");
+  using segmentation = await SegmentationModel.fromPretrained({
+    repo: typeof segmentationFlag === "string" ? segmentationFlag : undefined,
+    onProgress: progressBar(),
+  });
+  const result = await withModel(parsed, async (embedding) => {
+    return await new DiarizationPipeline(segmentation, embedding).diarizeFile(file, options);
+  });
+  if (parsed.flags.has("json")) {
+    print(JSON.stringify({ file, ...result.toJSON() }));
+    return;
+  }
+  const uri = (file.split(/[\\/]/).pop() ?? file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
+  process.stdout.write(result.toRTTM(uri));
+}
+
 function print(line: string): void {
   process.stdout.write(line + "\n");
 }
@@ -174,6 +235,23 @@ async function run(argv: string[]): Promise<void> {
       await convert(parsed.positional[0], parsed.positional[1]);
       return;
     }
+    case "diarize":
+      await diarize(
+        parse(
+          rest,
+          [
+            ...MODEL_FLAGS,
+            "segmentation",
+            "num-speakers",
+            "min-speakers",
+            "max-speakers",
+            "min-duration-off",
+            "step",
+          ],
+          ["exclusive", "rttm", "json"],
+        ),
+      );
+      return;
     case "der":
       der(parse(rest, ["uem", "collar"], ["skip-overlap", "json"]));
       return;

@@ -10,19 +10,23 @@ import { repoRoot } from "./runtime.ts";
 
 let cached: { path: string; bytes: Uint8Array } | null = null;
 
+// Shared with other test processes (and the C tests): rewritten atomically, only when it differs.
+function writeIfChanged(path: string, bytes: Uint8Array): void {
+  const want = createHash("sha256").update(bytes).digest("hex");
+  const have = existsSync(path) ? createHash("sha256").update(readFileSync(path)).digest("hex") : "";
+  if (have === want) return;
+  mkdirSync(join(repoRoot, "build"), { recursive: true });
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, bytes);
+  renameSync(partial, path);
+}
+
 /** build/test-weights.safetensors, (re)generated unless it already holds the seeded weights. */
 export function testWeights(): { path: string; bytes: Uint8Array } {
   if (cached) return cached;
   const path = join(repoRoot, "build", "test-weights.safetensors");
   const bytes = generateWeights(DEFAULT_WEIGHTS_SEED);
-  const want = createHash("sha256").update(bytes).digest("hex");
-  const have = existsSync(path) ? createHash("sha256").update(readFileSync(path)).digest("hex") : "";
-  if (have !== want) {
-    mkdirSync(join(repoRoot, "build"), { recursive: true });
-    const partial = `${path}.${process.pid}.partial`;
-    writeFileSync(partial, bytes);
-    renameSync(partial, path);
-  }
+  writeIfChanged(path, bytes);
   cached = { path, bytes };
   return cached;
 }
@@ -44,5 +48,23 @@ export function writeScratch(name: string, bytes: Uint8Array | string): string {
   scratch ??= mkdtempSync(join(tmpdir(), "wespeaker-test-"));
   const path = join(scratch, name);
   writeFileSync(path, bytes);
+  return path;
+}
+
+let segmentationCached: string | null = null;
+
+/**
+ * build/test-segmentation.safetensors: the seeded random segmentation-3.0 checkpoint (real
+ * pytorch_model.bin format) through our converter, (re)written unless it already holds those bytes.
+ */
+export async function testSegmentationWeights(): Promise<string> {
+  if (segmentationCached) return segmentationCached;
+  const { generateSegmentationCheckpoint } = await import("../../scripts/generate_segmentation.ts");
+  const { convertCheckpoint } = await import("../../lib/convert/mod.ts");
+  const bytes =
+    (await convertCheckpoint(await generateSegmentationCheckpoint(), "pytorch_model.bin")).safetensors;
+  const path = join(repoRoot, "build", "test-segmentation.safetensors");
+  writeIfChanged(path, bytes);
+  segmentationCached = path;
   return path;
 }

@@ -1,0 +1,84 @@
+/**
+ * The file-level half of the diarization pipeline: cluster the local speakers' embeddings into global
+ * speakers, count speakers per frame, and rebuild who speaks when on the whole file's frame grid.
+ *
+ * @module
+ */
+import { EMBEDDING_DIM } from "../ffi/symbols.ts";
+import type { TieOrder } from "./argsort.ts";
+import { clusterEmbeddings } from "./clustering.ts";
+import { capCount, speakerCount } from "./count.ts";
+import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES, type WindowSpec } from "./frames.ts";
+import type { DiarizationProgress, LocalResults } from "./local.ts";
+import { LOCAL_SPEAKERS } from "./powerset.ts";
+import { markInactiveSpeakers, reconstruct, reconstructExclusive } from "./reconstruct.ts";
+import { DiarizationResult } from "./result.ts";
+import { toSegments } from "./segments.ts";
+
+/** Settings of the file-level half, already validated. */
+export interface GlobalOptions {
+  /** Chunk length and step in seconds. */
+  chunkDuration: number;
+  chunkStep: number;
+  numSpeakers: number | undefined;
+  minSpeakers: number;
+  maxSpeakers: number;
+  exclusive: boolean;
+  minDurationOff: number;
+  threshold: number;
+  minClusterSize: number;
+  tieOrder: TieOrder;
+  onProgress?: (progress: DiarizationProgress) => void;
+}
+
+/** segmentation-3.0's output frames: the receptive field of its SincNet at 16 kHz. */
+const SEGMENTATION_FRAMES = receptiveField(SINCNET_KERNEL_SIZES, SINCNET_STRIDES, 16000);
+
+/** Clusters, counts and reconstructs, as speaker-diarization-3.1's `apply` does after its models ran. */
+export function diarizeLocalResults(local: LocalResults, options: GlobalOptions): DiarizationResult {
+  const { numChunks, numFrames, binarized, embeddings } = local;
+  const duration = local.numSamples / 16000;
+  const chunks: WindowSpec = { start: 0, duration: options.chunkDuration, step: options.chunkStep };
+  const active = new Uint8Array(numChunks * LOCAL_SPEAKERS);
+  for (let c = 0; c < numChunks; c++) {
+    for (let f = 0; f < numFrames; f++) {
+      for (let s = 0; s < LOCAL_SPEAKERS; s++) {
+        active[c * LOCAL_SPEAKERS + s] |= binarized[(c * numFrames + f) * LOCAL_SPEAKERS + s];
+      }
+    }
+  }
+  const counted = speakerCount(binarized, numChunks, numFrames, LOCAL_SPEAKERS, chunks, SEGMENTATION_FRAMES);
+  // Nobody ever speaks (the count rounds to 0 everywhere): pyannote's early exit, an empty diarization.
+  if (!counted.count.some((n) => n > 0)) {
+    return new DiarizationResult([], new Float32Array(0), EMBEDDING_DIM, duration);
+  }
+
+  options.onProgress?.({ stage: "clustering", done: 0, total: 1 });
+  const clusters = clusterEmbeddings(embeddings, active, numChunks, LOCAL_SPEAKERS, EMBEDDING_DIM, {
+    numClusters: options.numSpeakers,
+    minClusters: options.minSpeakers,
+    maxClusters: Number.isFinite(options.maxSpeakers) ? options.maxSpeakers : undefined,
+    threshold: options.threshold,
+    minClusterSize: options.minClusterSize,
+  });
+  options.onProgress?.({ stage: "clustering", done: 1, total: 1 });
+
+  options.onProgress?.({ stage: "reconstruction", done: 0, total: 1 });
+  // Segmentation errors can over-count simultaneous speakers: never more than allowed in all.
+  const count = capCount(counted.count, options.maxSpeakers);
+  const hard = markInactiveSpeakers(binarized, numChunks, numFrames, LOCAL_SPEAKERS, clusters.hardClusters);
+  const rebuild = options.exclusive ? reconstructExclusive : reconstruct;
+  const discrete = rebuild(
+    binarized,
+    numChunks,
+    numFrames,
+    LOCAL_SPEAKERS,
+    hard,
+    count,
+    chunks,
+    SEGMENTATION_FRAMES,
+  );
+  const segments = toSegments(discrete, options.minDurationOff);
+  options.onProgress?.({ stage: "reconstruction", done: 1, total: 1 });
+  return new DiarizationResult(segments, clusters.centroids, EMBEDDING_DIM, duration);
+}

@@ -1,0 +1,225 @@
+/**
+ * The chunk-level half of the diarization pipeline: slide a 10 s window over the audio, segment each
+ * chunk into (up to) 3 local speakers, and embed each local speaker of each chunk. Only what the
+ * global half needs is kept per chunk (hard local activity and one embedding per local speaker), so a
+ * long recording streams through in batches.
+ *
+ * @module
+ */
+import { MODEL_SAMPLE_RATE } from "../audio.ts";
+import { WeSpeakerError } from "../errors.ts";
+import { type Fbank, fbank } from "../fbank.ts";
+import { EMBEDDING_DIM } from "../ffi/symbols.ts";
+import type { WeSpeakerModel } from "../model.ts";
+import { type AudioSource, modelRateChunks, SampleQueue } from "../sample_stream.ts";
+import { SegmentationModel } from "../segmentation.ts";
+import { LOCAL_SPEAKERS, powersetToMultilabel } from "./powerset.ts";
+
+/** A stage of the pipeline and how far it got, for progress reports. */
+export interface DiarizationProgress {
+  /** `segmentation` and `embeddings` advance chunk by chunk; then `clustering` and `reconstruction`. */
+  stage: "segmentation" | "embeddings" | "clustering" | "reconstruction";
+  /** Units done. */
+  done: number;
+  /** Units in all; `undefined` while the length of streamed audio is unknown. */
+  total: number | undefined;
+}
+
+/** How the chunk-level half runs. */
+export interface LocalOptions {
+  /** Chunk length in samples at 16 kHz (the segmentation model's 10 s). */
+  window: number;
+  /** Distance between chunk starts in samples. */
+  step: number;
+  /** Chunks per native call. */
+  batchSize: number;
+  /** Compute the embedding network's trunk once per chunk for all its speakers (default) or once per speaker. */
+  shareTrunk: boolean;
+  /** Total number of 16 kHz samples when known in advance, for progress totals. */
+  expectedSamples?: number;
+  onProgress?: (progress: DiarizationProgress) => void;
+  signal?: AbortSignal;
+  /** Names the audio in error messages. */
+  label: string;
+}
+
+/** What the chunk-level half leaves for clustering and reconstruction. */
+export interface LocalResults {
+  /** Number of 16 kHz samples in the audio. */
+  numSamples: number;
+  numChunks: number;
+  /** Segmentation frames per chunk. */
+  numFrames: number;
+  /** Hard local activity `[numChunks, numFrames, 3]`: 1 where the local speaker speaks. */
+  binarized: Uint8Array;
+  /** Raw embeddings `[numChunks, 3, 256]` (meaningless where the local speaker is silent). */
+  embeddings: Float32Array;
+}
+
+/** Number of chunks pyannote's sliding window makes over `numSamples` samples: full ones, plus a padded last one. */
+export function countChunks(numSamples: number, window: number, step: number): number {
+  const full = numSamples >= window ? Math.floor((numSamples - window) / step) + 1 : 0;
+  const partial = numSamples < window || (numSamples - window) % step > 0;
+  return full + (partial ? 1 : 0);
+}
+
+// pyannote's embedding of a speaker excludes overlapped frames unless fewer than this many clean frames
+// remain: ceil(frames · min_num_samples / chunk samples), where min_num_samples = 400 is the shortest
+// input the WeSpeaker wrapper accepts (one 25 ms fbank frame at 16 kHz).
+function minCleanFrames(numFrames: number, window: number): number {
+  return Math.ceil((numFrames * 400) / window);
+}
+
+// The per-speaker pooling masks of one chunk, pyannote's exclude_overlap rule: a speaker's frames where
+// nobody else speaks, or all of its frames when too few of those remain.
+function speakerMasks(binary: Uint8Array, numFrames: number, minClean: number, out: Float32Array): void {
+  for (let s = 0; s < LOCAL_SPEAKERS; s++) {
+    let clean = 0;
+    for (let f = 0; f < numFrames; f++) {
+      let active = 0;
+      for (let k = 0; k < LOCAL_SPEAKERS; k++) active += binary[f * LOCAL_SPEAKERS + k];
+      if (active < 2) clean += binary[f * LOCAL_SPEAKERS + s];
+    }
+    const row = out.subarray(s * numFrames, (s + 1) * numFrames);
+    for (let f = 0; f < numFrames; f++) {
+      const speaking = binary[f * LOCAL_SPEAKERS + s];
+      let active = 0;
+      for (let k = 0; k < LOCAL_SPEAKERS; k++) active += binary[f * LOCAL_SPEAKERS + k];
+      row[f] = clean > minClean ? (active < 2 ? speaking : 0) : speaking;
+    }
+  }
+}
+
+/** A typed array that grows as chunks arrive (the number of chunks of a stream is unknown up front). */
+class Growing<T extends Uint8Array | Float32Array> {
+  #data: T;
+  length = 0;
+  constructor(private readonly make: (n: number) => T, initial: number) {
+    this.#data = make(Math.max(initial, 1));
+  }
+  push(values: ArrayLike<number>): void {
+    if (this.length + values.length > this.#data.length) {
+      const bigger = this.make(Math.max(2 * this.#data.length, this.length + values.length));
+      bigger.set(this.#data.subarray(0, this.length));
+      this.#data = bigger;
+    }
+    this.#data.set(values, this.length);
+    this.length += values.length;
+  }
+  take(): T {
+    return this.#data.slice(0, this.length) as T;
+  }
+}
+
+/**
+ * Segments and embeds every chunk of `source`, a batch of chunks at a time.
+ *
+ * @throws {WeSpeakerError} `aborted` when `signal` fires (checked between batches), and the errors of
+ *   the models and of reading the audio, prefixed with the audio's label and the chunk's time
+ */
+export async function processChunks(
+  source: AudioSource,
+  segmentation: SegmentationModel,
+  embedding: WeSpeakerModel,
+  options: LocalOptions,
+): Promise<LocalResults> {
+  const { window, step, batchSize, signal, onProgress, label } = options;
+  const numFrames = SegmentationModel.framesFor(window);
+  const minClean = minCleanFrames(numFrames, window);
+  const total = options.expectedSamples === undefined
+    ? undefined
+    : countChunks(options.expectedSamples, window, step);
+  const binarized = new Growing((n) => new Uint8Array(n), (total ?? 64) * numFrames * LOCAL_SPEAKERS);
+  const embeddings = new Growing((n) => new Float32Array(n), (total ?? 64) * LOCAL_SPEAKERS * EMBEDDING_DIM);
+  const checkAborted = () => {
+    if (signal?.aborted) {
+      throw new WeSpeakerError("aborted", `${label}: diarization aborted`, { cause: signal.reason });
+    }
+  };
+
+  const chunks = new Float32Array(batchSize * window);
+  let inBatch = 0;
+  let firstChunk = 0;
+  const run = async () => {
+    checkAborted();
+    const batch = chunks.subarray(0, inBatch * window);
+    const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
+    try {
+      const binary = powersetToMultilabel(segmentation.segment(batch, inBatch), numFrames, inBatch);
+      binarized.push(binary);
+      onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
+      const features: Fbank[] = [];
+      const masks = new Float32Array(inBatch * LOCAL_SPEAKERS * numFrames);
+      for (let c = 0; c < inBatch; c++) {
+        features.push(fbank(batch.subarray(c * window, (c + 1) * window)));
+        const local = binary.subarray(c * numFrames * LOCAL_SPEAKERS, (c + 1) * numFrames * LOCAL_SPEAKERS);
+        speakerMasks(local, numFrames, minClean, masks.subarray(c * LOCAL_SPEAKERS * numFrames));
+      }
+      const pooled = { raw: true, allowEmptyMasks: true };
+      if (options.shareTrunk) {
+        embeddings.push(await embedding.embedMaskedAsync(features, masks, LOCAL_SPEAKERS, pooled));
+      } else {
+        // pyannote's way: one full network pass per (chunk, local speaker), silent speakers included.
+        for (let row = 0; row < inBatch * LOCAL_SPEAKERS; row++) {
+          const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
+          const features1 = [features[Math.floor(row / LOCAL_SPEAKERS)]];
+          embeddings.push(await embedding.embedMaskedAsync(features1, mask, 1, pooled));
+        }
+      }
+    } catch (err) {
+      if (err instanceof WeSpeakerError && err.code !== "aborted") {
+        throw new WeSpeakerError(err.code, `${where}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    firstChunk += inBatch;
+    inBatch = 0;
+    onProgress?.({ stage: "embeddings", done: firstChunk, total });
+  };
+  const addChunk = async (queue: SampleQueue, start: number, end: number) => {
+    const chunk = chunks.subarray(inBatch * window, (inBatch + 1) * window);
+    chunk.set(queue.copy(start, end));
+    chunk.fill(0, end - start);
+    if (++inBatch === batchSize) await run();
+  };
+
+  checkAborted();
+  const queue = new SampleQueue();
+  let received = 0;
+  let next = 0; // start of the next chunk, in samples
+  for await (const block of modelRateChunks(source)) {
+    if (!(block instanceof Float32Array)) {
+      throw new WeSpeakerError(
+        "invalid-argument",
+        `${label}: audio blocks must be Float32Arrays of mono samples`,
+      );
+    }
+    for (let i = 0; i < block.length; i++) {
+      if (!Number.isFinite(block[i])) {
+        throw new WeSpeakerError(
+          "invalid-argument",
+          `${label}: sample ${received + i} (at 16 kHz) is ${block[i]}; audio must be finite`,
+        );
+      }
+    }
+    checkAborted();
+    queue.append(block);
+    received += block.length;
+    while (received >= next + window) {
+      await addChunk(queue, next, next + window);
+      next += step;
+      queue.dropBefore(next);
+    }
+  }
+  if (received === 0) throw new WeSpeakerError("invalid-argument", `${label}: the audio is empty`);
+  // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
+  if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
+  if (inBatch > 0) await run();
+  return {
+    numSamples: received,
+    numChunks: firstChunk,
+    numFrames,
+    binarized: binarized.take(),
+    embeddings: embeddings.take(),
+  };
+}

@@ -1,0 +1,201 @@
+// The diarization pipeline end to end on generated weights: trunk sharing against one network pass per
+// speaker, options, progress, cancellation, bad input, the CLI, and real speech from ../shared/data
+// (skipped when absent). No accuracy claim is possible without the pretrained weights.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, test } from "node:test";
+import { loadAudio } from "../lib/audio.ts";
+import { diarizationErrorRate } from "../lib/der.ts";
+import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
+import type { DiarizationResult } from "../lib/diarization/result.ts";
+import type { WeSpeakerError } from "../lib/errors.ts";
+import { fbank } from "../lib/fbank.ts";
+import { parseRTTM } from "../lib/rttm.ts";
+import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
+import { runCliAsync } from "./helpers/runtime.ts";
+import { tensorsOf, testSegmentationWeights, testWeights } from "./helpers/weights.ts";
+
+const speech = fileURLToPath(new URL("../../shared/data/speech/", import.meta.url));
+const haveSpeech = existsSync(`${speech}sample.wav`);
+
+async function pipeline(): Promise<DiarizationPipeline> {
+  return await DiarizationPipeline.load(await testSegmentationWeights(), testWeights().path);
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+// 12 s of deterministic speech-like audio: 3 chunks at a 1 s step, 2 at a 5 s step (the second padded).
+const audio = segmentationWaveform({ kind: "speech", seed: 7 }, 12 * 16000);
+
+function checkResult(result: DiarizationResult, duration: number): void {
+  assert.equal(result.duration, duration);
+  for (const s of result.segments) {
+    assert.ok(s.start >= 0 && s.start <= s.end && s.end <= duration + 0.1, JSON.stringify(s));
+    assert.ok(result.speakers.includes(s.speaker));
+  }
+  // Labels number speakers in order of first appearance.
+  const firsts = result.speakers.map((sp) => result.segments.find((s) => s.speaker === sp)!.start);
+  assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b));
+  result.speakers.forEach((sp, i) => assert.equal(sp, `SPEAKER_${String(i).padStart(2, "0")}`));
+  assert.equal(result.speakerEmbeddings.length, result.speakers.length);
+  const rttm = parseRTTM(result.toRTTM("clip"), "toRTTM").get("clip") ?? [];
+  assert.equal(rttm.length, result.segments.length);
+  const json = JSON.parse(JSON.stringify(result));
+  assert.deepEqual(json.speakers, result.speakers);
+  assert.equal(json.segments.length, result.segments.length);
+}
+
+describe("diarization pipeline", () => {
+  test("shared trunk: per-speaker embeddings equal separate full passes (cosine >= 0.99999)", async () => {
+    using p = await pipeline();
+    const features = fbank(segmentationWaveform({ kind: "speech", seed: 3 }));
+    const frames = 589;
+    const masks = new Float32Array(3 * frames);
+    for (let f = 0; f < frames; f++) {
+      masks[f] = f % 7 < 4 ? 1 : 0; // speaker 0: scattered frames
+      masks[frames + f] = f >= 100 && f < 400 ? 1 : 0; // speaker 1: one turn
+    }
+    // Speaker 2 speaks in one frame that no trunk frame samples (589 → 125 by nearest neighbour).
+    masks[2 * frames + 2] = 1;
+    const options = { raw: true, allowEmptyMasks: true };
+    const shared = p.embedding.embedMasked([features], masks, 3, options);
+    for (let s = 0; s < 3; s++) {
+      const alone = p.embedding.embedMasked(
+        [features],
+        masks.subarray(s * frames, (s + 1) * frames),
+        1,
+        options,
+      );
+      const row = shared.subarray(s * 256, (s + 1) * 256);
+      assert.ok(cosine(row, alone) >= 0.99999, `speaker ${s}: cosine ${cosine(row, alone)}`);
+      for (let i = 0; i < 256; i++) assert.ok(Math.abs(row[i] - alone[i]) <= 1e-5 * (1 + Math.abs(alone[i])));
+    }
+    // pyannote's StatsPool on a mask with no weight left: zero statistics, so the last layer's bias.
+    const bias = tensorsOf(testWeights().bytes)["embedding.bias"].data;
+    assert.deepEqual(shared.subarray(512, 768), bias);
+    assert.throws(
+      () => p.embedding.embedMasked([features], masks, 3, { raw: true }),
+      (e: WeSpeakerError) => e.code === "invalid-argument" && /weights\[0, 2\] are zero/.test(e.message),
+    );
+  });
+
+  test("shareTrunk: false (one pass per speaker, as pyannote) gives the same diarization", async () => {
+    using p = await pipeline();
+    const shared = await p.diarize(audio, 16000, { step: 5 });
+    const separate = await p.diarize(audio, 16000, { step: 5, shareTrunk: false });
+    assert.deepEqual(separate.segments, shared.segments);
+    assert.deepEqual(separate.speakers, shared.speakers);
+    shared.speakerEmbeddings.forEach((e, i) =>
+      assert.ok(cosine(e!, separate.speakerEmbeddings[i]!) >= 0.99999)
+    );
+    checkResult(shared, 12);
+  });
+
+  test("progress stages in order; an AbortSignal stops it with 'aborted'", async () => {
+    using p = await pipeline();
+    const stages: string[] = [];
+    await p.diarize(audio, 16000, {
+      batchSize: 1,
+      onProgress: ({ stage, done, total }) => {
+        assert.ok(total === undefined || done <= total);
+        if (stages.at(-1) !== stage) stages.push(stage);
+      },
+    });
+    assert.deepEqual(stages.slice(0, 2), ["segmentation", "embeddings"]);
+    assert.deepEqual(stages.slice(-2), ["clustering", "reconstruction"]);
+    const controller = new AbortController();
+    await assert.rejects(
+      p.diarize(audio, 16000, {
+        batchSize: 1,
+        signal: controller.signal,
+        onProgress: () => controller.abort(),
+      }),
+      (e: WeSpeakerError) => e.code === "aborted",
+    );
+  });
+
+  test("bad input and options are named", async () => {
+    using p = await pipeline();
+    const rejects = (promise: Promise<unknown>, pattern: RegExp) =>
+      assert.rejects(
+        promise,
+        (e: WeSpeakerError) => e.code === "invalid-argument" && pattern.test(e.message),
+      );
+    await rejects(p.diarize(audio, 16000, { minSpeakers: 3, maxSpeakers: 2 }), /minSpeakers must be smaller/);
+    await rejects(p.diarize(audio, 16000, { numSpeakers: 0 }), /numSpeakers must be a positive integer/);
+    await rejects(p.diarize(audio, 16000, { step: 0 }), /step must be in/);
+    await rejects(p.diarize(audio, 16000, { minDurationOff: -1 }), /minDurationOff/);
+    await assert.rejects(
+      p.diarize(new Float32Array(0), 16000),
+      (e: WeSpeakerError) => /empty/.test(e.message),
+    );
+    const bad = audio.slice();
+    bad[40000] = NaN;
+    await rejects(p.diarize(bad, 16000), /sample 40000.*NaN/);
+    await assert.rejects(p.diarizeFile("/nonexistent.wav"), (e: WeSpeakerError) => e.code === "io");
+    p.close();
+    await assert.rejects(p.diarize(audio, 16000), (e: WeSpeakerError) => e.code === "closed");
+  });
+
+  test("real speech (../shared/data): valid RTTM, speaker counts honoured, file = memory, scorer runs", {
+    skip: !haveSpeech && "../shared/data/speech is absent",
+  }, async () => {
+    using p = await pipeline();
+    const file = `${speech}sample.wav`;
+    const { samples, sampleRate } = await loadAudio(file);
+    const duration = samples.length / sampleRate;
+    const two = await p.diarizeFile(file, { numSpeakers: 2 });
+    checkResult(two, duration);
+    assert.equal(two.speakers.length, 2);
+    assert.deepEqual((await p.diarize(samples, sampleRate, { numSpeakers: 2 })).segments, two.segments);
+    const one = await p.diarizeFile(file, { maxSpeakers: 1 });
+    assert.ok(one.speakers.length <= 1);
+    const exclusive = await p.diarizeFile(file, { numSpeakers: 2, exclusive: true });
+    checkResult(exclusive, duration);
+    for (let i = 1; i < exclusive.segments.length; i++) {
+      assert.ok(
+        exclusive.segments[i].start >= exclusive.segments[i - 1].end - 1e-9,
+        "exclusive turns overlap",
+      );
+    }
+    const reference = parseRTTM(readFileSync(`${speech}sample.rttm`, "utf8")).values().next().value!;
+    const der = diarizationErrorRate(reference, two.segments);
+    assert.ok(Number.isFinite(der.der) && der.der >= 0 && der.total > 0);
+  });
+
+  test("CLI: diarize --json and RTTM output under this runtime", {
+    skip: !haveSpeech && "../shared/data/speech is absent",
+  }, async () => {
+    const seg = await testSegmentationWeights();
+    const args = [
+      "diarize",
+      "--segmentation",
+      seg,
+      "--weights",
+      testWeights().path,
+      `${speech}ami_dev00.wav`,
+    ];
+    const rttm = await runCliAsync([...args, "--num-speakers", "2"]);
+    assert.equal(rttm.status, 0, rttm.stderr);
+    const turns = parseRTTM(rttm.stdout, "stdout").get("ami_dev00") ?? [];
+    assert.ok(turns.length > 0);
+    assert.equal(new Set(turns.map((t) => t.speaker)).size, 2);
+    const json = await runCliAsync([...args, "--json", "--exclusive", "--max-speakers", "3"]);
+    assert.equal(json.status, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout);
+    assert.equal(parsed.file, `${speech}ami_dev00.wav`);
+    assert.ok(parsed.speakers.length <= 3 && parsed.speakerEmbeddings.length === parsed.speakers.length);
+    const usage = await runCliAsync(["diarize", `${speech}ami_dev00.wav`, "--num-speakers", "two"]);
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /--num-speakers must be a positive integer/);
+  });
+});
