@@ -6,7 +6,13 @@
  * @module
  */
 import { WeSpeakerError } from "./errors.ts";
-import { freeSegmenter, loadSegmenter, segmentationFrames, segmentNative } from "./ffi/library.ts";
+import {
+  freeSegmenter,
+  loadSegmenter,
+  segmentationFrames,
+  segmentNative,
+  segmentNativeAsync,
+} from "./ffi/library.ts";
 import type { Handle } from "./ffi/runtime.ts";
 import { SEGMENTATION_CLASSES, SEGMENTATION_MAX_SAMPLES, SEGMENTATION_SAMPLE_RATE } from "./ffi/symbols.ts";
 import { type PretrainedOptions, resolvePretrained, SEGMENTATION_REPO } from "./pretrained.ts";
@@ -26,6 +32,9 @@ const leaked = new FinalizationRegistry<Handle>((handle) => freeSegmenter(handle
 export class SegmentationModel implements Disposable {
   #handle: Handle | null;
   readonly #path: string;
+  // Async calls still running, and the handle close() left for the last of them to free.
+  #inFlight = 0;
+  #freeWhenIdle: Handle | null = null;
 
   private constructor(handle: Handle, path: string) {
     this.#handle = handle;
@@ -78,13 +87,42 @@ export class SegmentationModel implements Disposable {
    * @throws {WeSpeakerError} `invalid-argument` (lengths, NaN/Inf samples), `closed`
    */
   segment(chunks: Float32Array, batch: number): Float32Array {
+    return segmentNative(this.#live(), chunks, batch, this.#samplesPerChunk(chunks, batch));
+  }
+
+  /**
+   * {@link segment} off the JavaScript thread, so the event loop keeps running; leave `chunks` alone
+   * until it settles. Closing the model meanwhile is safe: it is freed when the call ends.
+   */
+  async segmentAsync(chunks: Float32Array, batch: number): Promise<Float32Array> {
+    const samples = this.#samplesPerChunk(chunks, batch);
+    const handle = this.#live();
+    this.#inFlight++;
+    try {
+      return await segmentNativeAsync(handle, chunks, batch, samples);
+    } finally {
+      if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
+        freeSegmenter(this.#freeWhenIdle);
+        this.#freeWhenIdle = null;
+      }
+    }
+  }
+
+  #live(): Handle {
     if (this.#handle === null) {
       throw new WeSpeakerError("closed", `segmentation model ${this.#path} is closed`);
     }
-    if (!Number.isInteger(batch) || batch < 1 || chunks.length % batch !== 0) {
+    return this.#handle;
+  }
+
+  #samplesPerChunk(chunks: Float32Array, batch: number): number {
+    if (
+      !(chunks instanceof Float32Array) || !Number.isInteger(batch) || batch < 1 ||
+      chunks.length % batch !== 0
+    ) {
       throw new WeSpeakerError(
         "invalid-argument",
-        `batch must be a positive integer dividing chunks.length (${chunks.length}), got ${batch}`,
+        `batch must be a positive integer dividing chunks.length (${chunks?.length}), got ${batch}`,
       );
     }
     const samples = chunks.length / batch;
@@ -94,15 +132,17 @@ export class SegmentationModel implements Disposable {
         `${batch} chunks of ${samples} samples exceed the per-call limit of ${SEGMENTATION_MAX_SAMPLES} samples`,
       );
     }
-    return segmentNative(this.#handle, chunks, batch, samples);
+    return samples;
   }
 
   /** Frees the native model. Idempotent. */
   close(): void {
     if (this.#handle === null) return;
-    leaked.unregister(this);
-    freeSegmenter(this.#handle);
+    const handle = this.#handle;
     this.#handle = null;
+    leaked.unregister(this);
+    if (this.#inFlight > 0) this.#freeWhenIdle = handle;
+    else freeSegmenter(handle);
   }
 
   /** Same as {@link close}, for `using seg = …`. */

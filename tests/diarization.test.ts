@@ -100,9 +100,12 @@ describe("diarization pipeline", () => {
     checkResult(shared, 12);
   });
 
-  test("progress stages in order; an AbortSignal stops it with 'aborted'", async () => {
+  test("progress stages in order, the event loop keeps running, an AbortSignal stops it with 'aborted'", async () => {
     using p = await pipeline();
     const stages: string[] = [];
+    // The models run off the JavaScript thread: timers keep firing while it works.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
     await p.diarize(audio, 16000, {
       batchSize: 1,
       onProgress: ({ stage, done, total }) => {
@@ -110,6 +113,8 @@ describe("diarization pipeline", () => {
         if (stages.at(-1) !== stage) stages.push(stage);
       },
     });
+    clearInterval(timer);
+    assert.ok(ticks >= 10, `only ${ticks} timer ticks while diarizing`);
     assert.deepEqual(stages.slice(0, 2), ["segmentation", "embeddings"]);
     assert.deepEqual(stages.slice(-2), ["clustering", "reconstruction"]);
     const controller = new AbortController();

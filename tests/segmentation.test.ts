@@ -70,6 +70,25 @@ describe("segmentation-3.0", () => {
     );
   });
 
+  test("segmentAsync: the same numbers off the JavaScript thread; close while it runs", async () => {
+    const { path } = await convertedModel();
+    const model = await SegmentationModel.load(path);
+    const chunks = new Float32Array(4 * 160000);
+    [0, 1, 2, 3].forEach((b) =>
+      chunks.set(segmentationWaveform({ kind: "speech", seed: 11 + b }), b * 160000)
+    );
+    const expected = model.segment(chunks, 4);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const pending = model.segmentAsync(chunks, 4);
+    model.close(); // freed once the call ends
+    const out = await pending;
+    clearInterval(timer);
+    assert.deepEqual(out, expected);
+    assert.ok(ticks > 0, "the event loop did not run during segmentAsync");
+    await assert.rejects(model.segmentAsync(chunks, 4), (e: WeSpeakerError) => e.code === "closed");
+  });
+
   test("bad input: NaN sample, bad batch, closed model", async () => {
     const { path } = await convertedModel();
     const model = await SegmentationModel.load(path);

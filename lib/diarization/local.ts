@@ -145,7 +145,11 @@ export async function processChunks(
     const batch = chunks.subarray(0, inBatch * window);
     const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
     try {
-      const binary = powersetToMultilabel(segmentation.segment(batch, inBatch), numFrames, inBatch);
+      const binary = powersetToMultilabel(
+        await segmentation.segmentAsync(batch, inBatch),
+        numFrames,
+        inBatch,
+      );
       binarized.push(binary);
       onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
       const features: Fbank[] = [];

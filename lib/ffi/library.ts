@@ -5,7 +5,14 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
-import { type EmbedArgs, type Handle, libraryFileName, type OpenedLibrary, openLibrary } from "./runtime.ts";
+import {
+  type EmbedArgs,
+  type Handle,
+  libraryFileName,
+  type OpenedLibrary,
+  openLibrary,
+  type SegmentArgs,
+} from "./runtime.ts";
 import {
   ABI_VERSION,
   EMBED_EMPTY_MASKS,
@@ -185,6 +192,12 @@ export function segmentationFrames(samples: number): number {
   return Number(nativeLibrary().lib.symbols.wespeaker_segmentation_frames(samples));
 }
 
+function segmentArgs(handle: Handle, waveforms: Float32Array, batch: number, samples: number): SegmentArgs {
+  const out = new Float32Array(batch * Math.max(segmentationFrames(samples), 0) * SEGMENTATION_CLASSES);
+  const err = new Uint8Array(ERROR_BUFFER_SIZE);
+  return [handle, waveforms, batch, samples, out, err, err.length];
+}
+
 /** Runs wespeaker_segment on `batch` chunks of `samples` samples; returns [batch, frames, 7] log-probs. */
 export function segmentNative(
   handle: Handle,
@@ -192,12 +205,19 @@ export function segmentNative(
   batch: number,
   samples: number,
 ): Float32Array {
-  const frames = segmentationFrames(samples);
-  const out = new Float32Array(batch * Math.max(frames, 0) * SEGMENTATION_CLASSES);
-  const err = new Uint8Array(ERROR_BUFFER_SIZE);
-  check(
-    nativeLibrary().lib.symbols.wespeaker_segment(handle, waveforms, batch, samples, out, err, err.length),
-    err,
-  );
-  return out;
+  const args = segmentArgs(handle, waveforms, batch, samples);
+  check(nativeLibrary().lib.symbols.wespeaker_segment(...args), args[5]);
+  return args[4];
+}
+
+/** {@link segmentNative} off the JavaScript thread; `waveforms` must not change until it settles. */
+export async function segmentNativeAsync(
+  handle: Handle,
+  waveforms: Float32Array,
+  batch: number,
+  samples: number,
+): Promise<Float32Array> {
+  const args = segmentArgs(handle, waveforms, batch, samples);
+  check(await nativeLibrary().lib.segmentAsync(...args), args[5]);
+  return args[4];
 }

@@ -44,6 +44,18 @@ export interface NativeSymbols {
 /** The arguments of `wespeaker_embed`, as {@link NativeSymbols} takes them. */
 export type EmbedArgs = Parameters<NativeSymbols["wespeaker_embed"]>;
 
+/** The arguments of `wespeaker_segment`, as {@link NativeSymbols} takes them. */
+export type SegmentArgs = Parameters<NativeSymbols["wespeaker_segment"]>;
+
+// The inputs of a call, between the handle and the output buffers.
+type Inputs<A extends unknown[]> = A extends [Handle, ...infer I, Float32Array, Uint8Array, number] ? I
+  : never;
+
+/** A native call as Bun's worker (bun_worker.ts) receives it: the handle by address, outputs by size. */
+export type WorkerCall =
+  & { id: number; path: string; address: number; outLength: number; errLength: number }
+  & ({ fn: "embed"; args: Inputs<EmbedArgs> } | { fn: "segment"; args: Inputs<SegmentArgs> });
+
 /** An opened native library. */
 export interface OpenedLibrary {
   symbols: NativeSymbols;
@@ -53,6 +65,8 @@ export interface OpenedLibrary {
    * buffers must be left alone until the promise settles.
    */
   embedAsync(...args: EmbedArgs): Promise<number>;
+  /** `wespeaker_segment` off the JavaScript thread, as {@link embedAsync}. */
+  segmentAsync(...args: SegmentArgs): Promise<number>;
   /** Turns the address a `wespeaker_model**` out-parameter received into a handle. */
   handleFromAddress(address: bigint): Handle;
   close(): void;
@@ -117,8 +131,13 @@ function openDeno(path: string): OpenedLibrary {
       result: denoTypes[def.result],
     };
   }
-  // The same native function again, run by Deno on its blocking thread pool.
+  // The same native functions again, run by Deno on its blocking thread pool.
   defs.wespeaker_embed_nonblocking = { ...defs.wespeaker_embed, name: "wespeaker_embed", nonblocking: true };
+  defs.wespeaker_segment_nonblocking = {
+    ...defs.wespeaker_segment,
+    name: "wespeaker_segment",
+    nonblocking: true,
+  };
   const lib = Deno.dlopen(path, defs);
   const raw = lib.symbols as Record<string, (...args: unknown[]) => unknown>;
   const version = raw.wespeaker_version;
@@ -128,6 +147,7 @@ function openDeno(path: string): OpenedLibrary {
       wespeaker_version: () => Deno.UnsafePointerView.getCString(version() as Deno.PointerObject),
     } as unknown as NativeSymbols,
     embedAsync: (...args) => raw.wespeaker_embed_nonblocking(...args) as Promise<number>,
+    segmentAsync: (...args) => raw.wespeaker_segment_nonblocking(...args) as Promise<number>,
     handleFromAddress: (address) => Deno.UnsafePointer.create(address) as unknown as Handle,
     close: () => lib.close(),
   };
@@ -145,7 +165,7 @@ function openBun(path: string): OpenedLibrary {
       ...lib.symbols,
       wespeaker_version: () => String(version()),
     } as unknown as NativeSymbols,
-    embedAsync: bunEmbedWorker(path),
+    ...bunWorkerCalls(path),
     handleFromAddress: (address) => Number(address) as unknown as Handle,
     close: () => lib.close(),
   };
@@ -158,17 +178,19 @@ interface PendingCall {
   err: Uint8Array;
 }
 
+type CallWithoutId = WorkerCall extends infer C ? C extends WorkerCall ? Omit<C, "id"> : never : never;
+
 /**
- * Bun's async embed: one Worker, holding its own binding of the same library, makes the calls with
+ * Bun's async calls: one Worker, holding its own binding of the same library, makes the calls with
  * the handle's address (a handle may be used from any thread; calls on one handle are serialised
  * natively). It is unref'd while idle so that it never keeps the process alive.
  */
-function bunEmbedWorker(path: string): (...args: EmbedArgs) => Promise<number> {
+function bunWorkerCalls(path: string): Pick<OpenedLibrary, "embedAsync" | "segmentAsync"> {
   let worker: Worker | undefined;
   const pending = new Map<number, PendingCall>();
   let nextId = 0;
   const start = () => {
-    const w = new Worker(new URL("./bun_embed_worker.ts", import.meta.url));
+    const w = new Worker(new URL("./bun_worker.ts", import.meta.url));
     w.onmessage = (
       { data }: MessageEvent<{ id: number; status: number; out: Float32Array; err: Uint8Array }>,
     ) => {
@@ -180,36 +202,54 @@ function bunEmbedWorker(path: string): (...args: EmbedArgs) => Promise<number> {
       if (pending.size === 0) (w as unknown as { unref(): void }).unref();
     };
     w.onerror = (event) => {
-      for (const call of pending.values()) call.reject(new Error(`embed worker failed: ${event.message}`));
+      for (const call of pending.values()) {
+        call.reject(new Error(`native call worker failed: ${event.message}`));
+      }
       pending.clear();
       worker = undefined;
     };
     return w;
   };
-  return (handle, features, batch, frames, lengths, weights, numMasks, weightFrames, flags, out, err) => {
+  const send = (call: CallWithoutId, out: Float32Array, err: Uint8Array) => {
     worker ??= start();
     (worker as unknown as { ref(): void }).ref();
     const id = nextId++;
     return new Promise<number>((resolve, reject) => {
       pending.set(id, { resolve, reject, out, err });
-      worker!.postMessage({
-        id,
-        path,
-        address: handle as unknown as number,
-        args: [
-          features,
-          batch,
-          frames,
-          lengths,
-          weights,
-          numMasks,
-          weightFrames,
-          flags,
-          out.length,
-          err.length,
-        ],
-      });
+      worker!.postMessage({ ...call, id });
     });
+  };
+  const common = (handle: Handle, out: Float32Array, err: Uint8Array) => ({
+    path,
+    address: handle as unknown as number,
+    outLength: out.length,
+    errLength: err.length,
+  });
+  return {
+    embedAsync: (
+      handle,
+      features,
+      batch,
+      frames,
+      lengths,
+      weights,
+      numMasks,
+      weightFrames,
+      flags,
+      out,
+      err,
+    ) =>
+      send(
+        {
+          ...common(handle, out, err),
+          fn: "embed",
+          args: [features, batch, frames, lengths, weights, numMasks, weightFrames, flags],
+        },
+        out,
+        err,
+      ),
+    segmentAsync: (handle, waveforms, batch, samples, out, err) =>
+      send({ ...common(handle, out, err), fn: "segment", args: [waveforms, batch, samples] }, out, err),
   };
 }
 
