@@ -88,10 +88,15 @@ int64_t segmentation_frames(int64_t samples) {
 }
 
 // x [B, T, C]: InstanceNorm1d over time per channel (biased variance), with its affine transform.
+// Deviations are taken from the first frame before averaging, then the variance in a second pass: the
+// same function, but a (near) constant channel, such as any channel of a silent chunk, then gives
+// deviations of exactly 0 instead of rounding noise that 1 / sqrt(eps) would amplify ~300-fold.
 static mx::array instance_norm(const mx::array& x, const mx::array& weight, const mx::array& bias, mx::Stream s) {
-  mx::array mean = mx::mean(x, 1, true, s);
-  mx::array var = mx::var(x, 1, true, 0, s);
-  mx::array y = mx::multiply(mx::subtract(x, mean, s), mx::rsqrt(mx::add(var, mx::array(kNormEps), s), s), s);
+  const int B = x.shape(0), C = x.shape(2);
+  mx::array shifted = mx::subtract(x, mx::slice(x, {0, 0, 0}, {B, 1, C}, s), s);
+  mx::array centred = mx::subtract(shifted, mx::mean(shifted, 1, true, s), s);
+  mx::array var = mx::mean(mx::square(centred, s), 1, true, s);
+  mx::array y = mx::multiply(centred, mx::rsqrt(mx::add(var, mx::array(kNormEps), s), s), s);
   return mx::add(mx::multiply(y, weight, s), bias, s);
 }
 

@@ -24,7 +24,9 @@ async function convertedModel(): Promise<{ path: string; checkpoint: Uint8Array 
 }
 
 describe("segmentation-3.0", () => {
-  test("log-probs match the float64 reference: max abs diff <= 1e-4, same argmax", async () => {
+  // The issue asks for 1e-4; a float32 evaluation of the same network in numpy lands within 4.1e-6 of the
+  // float64 reference (tests/fixtures/segmentation/golden.json, "sanity"), and so must we, give or take.
+  test("log-probs match the float64 reference: max abs diff <= 2e-5, same argmax", async () => {
     const golden = loadSegmentationGolden();
     const { path } = await convertedModel();
     using model = await SegmentationModel.load(path);
@@ -46,7 +48,7 @@ describe("segmentation-3.0", () => {
       }
       if (best !== bestRef) argmaxDiffers++;
     }
-    assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
+    assert.ok(maxAbs <= 2e-5, `max abs diff ${maxAbs}`);
     console.log(`segmentation parity: max abs diff ${maxAbs.toExponential(2)}`);
     // A near tie may flip; more than a handful of frames would mean a real discrepancy.
     assert.ok(argmaxDiffers <= 2, `${argmaxDiffers} frames change their most likely class`);
