@@ -26,6 +26,8 @@ export {
   WeSpeakerModel,
 } from "./lib/model.ts";
 export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/fbank.ts";
+export { NativeModel } from "./lib/native_model.ts";
+export type { Handle } from "./lib/ffi/runtime.ts";
 export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/wav.ts";
 export { resample, StreamingResampler } from "./lib/resample.ts";
 export { openWavStream, type WavStream, type WavStreamOptions } from "./lib/wav_stream.ts";

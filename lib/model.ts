@@ -4,6 +4,7 @@
 import { loadAudio, toModelRate } from "./audio.ts";
 import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
+import { NativeModel } from "./native_model.ts";
 import { type Fbank, fbank } from "./fbank.ts";
 import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./ffi/library.ts";
 import type { Handle } from "./ffi/runtime.ts";
@@ -42,9 +43,6 @@ export interface EmbedMaskedOptions extends EmbedOptions {
   allowEmptyMasks?: boolean;
 }
 
-// Frees native handles whose model was garbage-collected without close().
-const leaked = new FinalizationRegistry<Handle>((handle) => freeModel(handle));
-
 /**
  * A loaded WeSpeaker ResNet34-LM model.
  *
@@ -58,17 +56,9 @@ const leaked = new FinalizationRegistry<Handle>((handle) => freeModel(handle));
  * A model is not safe for concurrent use from several threads of JavaScript (Workers): give
  * each Worker its own model.
  */
-export class WeSpeakerModel implements Disposable {
-  #handle: Handle | null;
-  // Async calls still running, and the handle close() left for the last of them to free.
-  #inFlight = 0;
-  #freeWhenIdle: Handle | null = null;
-  readonly #path: string;
-
+export class WeSpeakerModel extends NativeModel {
   private constructor(handle: Handle, path: string) {
-    this.#handle = handle;
-    this.#path = path;
-    leaked.register(this, handle, this);
+    super(handle, path, freeModel, "model");
   }
 
   /**
@@ -99,16 +89,6 @@ export class WeSpeakerModel implements Disposable {
    */
   static async fromPretrained(options: PretrainedOptions = {}): Promise<WeSpeakerModel> {
     return await WeSpeakerModel.load(await resolvePretrained(options));
-  }
-
-  /** The weights file this model was loaded from. */
-  get path(): string {
-    return this.#path;
-  }
-
-  /** Whether {@link close} has been called. */
-  get closed(): boolean {
-    return this.#handle === null;
   }
 
   /**
@@ -176,7 +156,7 @@ export class WeSpeakerModel implements Disposable {
    * the same result as {@link embed} on its samples.
    */
   async embedFile(path: string, options: EmbedOptions = {}): Promise<Float32Array> {
-    this.#live();
+    this.live();
     const audio = await loadAudio(path);
     return await this.embedAsync(audio.samples, audio.sampleRate, options);
   }
@@ -187,7 +167,7 @@ export class WeSpeakerModel implements Disposable {
    * @returns `numMasks` embeddings of 256 values back to back (one when no weights are given)
    */
   embedFeatures(features: Fbank, options: EmbedFeaturesOptions = {}): Float32Array {
-    this.#live();
+    this.live();
     checkFeatures(features);
     if (!options.weights) return this.#run([features], options.raw)[0];
     const numMasks = options.numMasks ?? 1;
@@ -200,7 +180,7 @@ export class WeSpeakerModel implements Disposable {
         `weights hold ${weights.length} values, not a whole number of rows for numMasks = ${numMasks}`,
       );
     }
-    return embedNative(this.#live(), {
+    return embedNative(this.live(), {
       features: features.data,
       batch: 1,
       frames: features.frames,
@@ -229,7 +209,7 @@ export class WeSpeakerModel implements Disposable {
     numMasks: number,
     options: EmbedMaskedOptions = {},
   ): Float32Array {
-    return embedNative(this.#live(), maskedCall(features, weights, numMasks, options));
+    return embedNative(this.live(), maskedCall(features, weights, numMasks, options));
   }
 
   /** {@link embedMasked} off the JavaScript thread; leave the buffers alone until it settles. */
@@ -240,13 +220,7 @@ export class WeSpeakerModel implements Disposable {
     options: EmbedMaskedOptions = {},
   ): Promise<Float32Array> {
     const call = maskedCall(features, weights, numMasks, options);
-    const handle = this.#live();
-    this.#inFlight++;
-    try {
-      return await embedNativeAsync(handle, call);
-    } finally {
-      this.#settled();
-    }
+    return await this.whileLive((handle) => embedNativeAsync(handle, call));
   }
 
   /**
@@ -271,30 +245,8 @@ export class WeSpeakerModel implements Disposable {
     return dot / Math.sqrt(na * nb);
   }
 
-  /** Frees the native model. Idempotent; any later call on this model throws `closed`. */
-  close(): void {
-    if (this.#handle === null) return;
-    const handle = this.#handle;
-    this.#handle = null;
-    leaked.unregister(this);
-    if (this.#inFlight > 0) this.#freeWhenIdle = handle;
-    else freeModel(handle);
-  }
-
-  /** Same as {@link close}, for `using model = …`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  #live(): Handle {
-    if (this.#handle === null) {
-      throw new WeSpeakerError("closed", `model ${this.#path} is closed: load it again to keep embedding`);
-    }
-    return this.#handle;
-  }
-
   #features(samples: Float32Array, sampleRate: number): Fbank {
-    this.#live();
+    this.live();
     const features = fbank(toModelRate(samples, sampleRate));
     if (features.frames < MIN_FRAMES) {
       throw new WeSpeakerError(
@@ -307,28 +259,16 @@ export class WeSpeakerModel implements Disposable {
 
   // One native call for items of possibly different lengths: padded to the longest, with lengths.
   #run(items: Fbank[], raw = false): Float32Array[] {
-    return splitRows(embedNative(this.#live(), batchCall(items, raw)), items.length);
+    return splitRows(embedNative(this.live(), batchCall(items, raw)), items.length);
   }
 
   async #runAsync(items: Fbank[], raw = false): Promise<Float32Array[]> {
-    const handle = this.#live();
-    this.#inFlight++;
-    try {
-      return splitRows(await embedNativeAsync(handle, batchCall(items, raw)), items.length);
-    } finally {
-      this.#settled();
-    }
-  }
-
-  #settled(): void {
-    if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
-      freeModel(this.#freeWhenIdle);
-      this.#freeWhenIdle = null;
-    }
+    const call = batchCall(items, raw);
+    return splitRows(await this.whileLive((handle) => embedNativeAsync(handle, call)), items.length);
   }
 
   #plan(clips: readonly Float32Array[], sampleRate: number, options: BatchPlanOptions) {
-    this.#live();
+    this.live();
     const features = clips.map((clip, i) => {
       try {
         return this.#features(clip, sampleRate);

@@ -6,6 +6,7 @@
  * @module
  */
 import { WeSpeakerError } from "./errors.ts";
+import { NativeModel } from "./native_model.ts";
 import {
   freeSegmenter,
   loadSegmenter,
@@ -19,8 +20,6 @@ import { type PretrainedOptions, resolvePretrained, SEGMENTATION_REPO } from "./
 
 export { SEGMENTATION_CLASSES, SEGMENTATION_SAMPLE_RATE };
 
-const leaked = new FinalizationRegistry<Handle>((handle) => freeSegmenter(handle));
-
 /**
  * A loaded pyannote segmentation-3.0 (PyanNet) model.
  *
@@ -29,17 +28,9 @@ const leaked = new FinalizationRegistry<Handle>((handle) => freeSegmenter(handle
  * const logProbs = seg.segment(chunks, 4); // 4 chunks of 160000 samples → [4, 589, 7]
  * ```
  */
-export class SegmentationModel implements Disposable {
-  #handle: Handle | null;
-  readonly #path: string;
-  // Async calls still running, and the handle close() left for the last of them to free.
-  #inFlight = 0;
-  #freeWhenIdle: Handle | null = null;
-
+export class SegmentationModel extends NativeModel {
   private constructor(handle: Handle, path: string) {
-    this.#handle = handle;
-    this.#path = path;
-    leaked.register(this, handle, this);
+    super(handle, path, freeSegmenter, "segmentation model");
   }
 
   /**
@@ -68,11 +59,6 @@ export class SegmentationModel implements Disposable {
     );
   }
 
-  /** The weights file this model was loaded from. */
-  get path(): string {
-    return this.#path;
-  }
-
   /** Output frames for a chunk of `samples` samples (589 for 10 s), 0 when it is too short for one. */
   static framesFor(samples: number): number {
     return segmentationFrames(samples);
@@ -87,7 +73,7 @@ export class SegmentationModel implements Disposable {
    * @throws {WeSpeakerError} `invalid-argument` (lengths, NaN/Inf samples), `closed`
    */
   segment(chunks: Float32Array, batch: number): Float32Array {
-    return segmentNative(this.#live(), chunks, batch, this.#samplesPerChunk(chunks, batch));
+    return segmentNative(this.live(), chunks, batch, this.#samplesPerChunk(chunks, batch));
   }
 
   /**
@@ -96,23 +82,7 @@ export class SegmentationModel implements Disposable {
    */
   async segmentAsync(chunks: Float32Array, batch: number): Promise<Float32Array> {
     const samples = this.#samplesPerChunk(chunks, batch);
-    const handle = this.#live();
-    this.#inFlight++;
-    try {
-      return await segmentNativeAsync(handle, chunks, batch, samples);
-    } finally {
-      if (--this.#inFlight === 0 && this.#freeWhenIdle !== null) {
-        freeSegmenter(this.#freeWhenIdle);
-        this.#freeWhenIdle = null;
-      }
-    }
-  }
-
-  #live(): Handle {
-    if (this.#handle === null) {
-      throw new WeSpeakerError("closed", `segmentation model ${this.#path} is closed`);
-    }
-    return this.#handle;
+    return await this.whileLive((handle) => segmentNativeAsync(handle, chunks, batch, samples));
   }
 
   #samplesPerChunk(chunks: Float32Array, batch: number): number {
@@ -133,20 +103,5 @@ export class SegmentationModel implements Disposable {
       );
     }
     return samples;
-  }
-
-  /** Frees the native model. Idempotent. */
-  close(): void {
-    if (this.#handle === null) return;
-    const handle = this.#handle;
-    this.#handle = null;
-    leaked.unregister(this);
-    if (this.#inFlight > 0) this.#freeWhenIdle = handle;
-    else freeSegmenter(handle);
-  }
-
-  /** Same as {@link close}, for `using seg = …`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -28,8 +28,15 @@
  * @module
  */
 
-import { writeFileSync } from "node:fs";
-import process from "node:process";
+import {
+  LINEAR_HIDDEN,
+  LSTM_HIDDEN,
+  LSTM_LAYERS,
+  POWERSET_CLASSES,
+  SINC_FILTERS as SINC_FILTER_OUTPUTS,
+  SINC_KERNEL,
+} from "../lib/segmentation_layout.ts";
+import { runGenerator } from "./generator_cli.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import {
   encodeTorchZip,
@@ -58,18 +65,12 @@ export const DEFAULT_SEGMENTATION_SEED = 1;
 
 const SAMPLE_RATE = 16000;
 /** ParamSincFB(80, 251): 40 learnt band-pass filters, each giving a cosine and a sine filter. */
-const SINC_FILTERS = 40;
-const SINC_KERNEL = 251;
+const SINC_FILTERS = SINC_FILTER_OUTPUTS / 2;
 const HALF_KERNEL = (SINC_KERNEL - 1) / 2;
 const MIN_LOW_HZ = 50;
 const MIN_BAND_HZ = 50;
 /** How many of the top sinc filters get an upper edge past the 8 kHz clamp. */
 const CLAMPED_FILTERS = 3;
-const LSTM_HIDDEN = 128;
-const LSTM_LAYERS = 4;
-const LINEAR_HIDDEN = 128;
-/** Powerset classes of 3 speakers, at most 2 at a time: {}, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}. */
-const POWERSET_CLASSES = 7;
 
 /**
  * Multipliers of torch's ±1/sqrt(fan_in) init. With gain 1 the log-probabilities stay within 0.2 of
@@ -354,28 +355,10 @@ export async function generateSegmentationCheckpoint(
   return await encodeSegmentationCheckpoint(generateSegmentationStateDict(seed));
 }
 
-function usage(): never {
-  console.error("usage: deno run -A scripts/generate_segmentation.ts OUT.bin [--seed N]");
-  process.exit(2);
-}
-
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  let out: string | undefined;
-  let seed = DEFAULT_SEGMENTATION_SEED;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--seed") {
-      const value = Number(args[++i]);
-      if (args[i] === undefined || !Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) usage();
-      seed = value;
-    } else if (args[i].startsWith("-") || out !== undefined) {
-      usage();
-    } else {
-      out = args[i];
-    }
-  }
-  if (out === undefined) usage();
-  const bytes = await generateSegmentationCheckpoint(seed);
-  writeFileSync(out, bytes);
-  console.log(`wrote ${out}: ${bytes.length} bytes, seed ${seed}`);
+  await runGenerator(
+    "deno run -A scripts/generate_segmentation.ts OUT.bin [--seed N]",
+    DEFAULT_SEGMENTATION_SEED,
+    generateSegmentationCheckpoint,
+  );
 }

@@ -20,8 +20,7 @@
  * @module
  */
 
-import { writeFileSync } from "node:fs";
-import process from "node:process";
+import { runGenerator } from "./generator_cli.ts";
 import { encodeSafetensors, type F32Tensor } from "../lib/safetensors.ts";
 import { expectedWeights, NUM_MEL_BINS, POOLED_FREQUENCY_BINS } from "../lib/model_layout.ts";
 
@@ -329,28 +328,10 @@ export function syntheticMasks(seed: number, numMasks: number, frames: number): 
   return out;
 }
 
-function usage(): never {
-  console.error("usage: deno run -A scripts/generate_weights.ts OUT.safetensors [--seed N]");
-  process.exit(2);
-}
-
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  let out: string | undefined;
-  let seed = DEFAULT_WEIGHTS_SEED;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--seed") {
-      const value = Number(args[++i]);
-      if (args[i] === undefined || !Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) usage();
-      seed = value;
-    } else if (args[i].startsWith("-") || out !== undefined) {
-      usage();
-    } else {
-      out = args[i];
-    }
-  }
-  if (out === undefined) usage();
-  const bytes = generateWeights(seed);
-  writeFileSync(out, bytes);
-  console.log(`wrote ${out}: ${bytes.length} bytes, seed ${seed}`);
+  await runGenerator(
+    "deno run -A scripts/generate_weights.ts OUT.safetensors [--seed N]",
+    DEFAULT_WEIGHTS_SEED,
+    generateWeights,
+  );
 }

@@ -11,6 +11,7 @@ import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
 import type { DiarizationResult } from "../lib/diarization/result.ts";
 import type { WeSpeakerError } from "../lib/errors.ts";
 import { fbank } from "../lib/fbank.ts";
+import { WeSpeakerModel } from "../lib/model.ts";
 import { parseRTTM } from "../lib/rttm.ts";
 import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
 import { runCliAsync } from "./helpers/runtime.ts";
@@ -21,16 +22,6 @@ const haveSpeech = existsSync(`${speech}sample.wav`);
 
 async function pipeline(): Promise<DiarizationPipeline> {
   return await DiarizationPipeline.load(await testSegmentationWeights(), testWeights().path);
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 // 12 s of deterministic speech-like audio: 3 chunks at a 1 s step, 2 at a 5 s step (the second padded).
@@ -76,7 +67,10 @@ describe("diarization pipeline", () => {
         options,
       );
       const row = shared.subarray(s * 256, (s + 1) * 256);
-      assert.ok(cosine(row, alone) >= 0.99999, `speaker ${s}: cosine ${cosine(row, alone)}`);
+      assert.ok(
+        WeSpeakerModel.cosineSimilarity(row, alone) >= 0.99999,
+        `speaker ${s}: cosine ${WeSpeakerModel.cosineSimilarity(row, alone)}`,
+      );
       for (let i = 0; i < 256; i++) assert.ok(Math.abs(row[i] - alone[i]) <= 1e-5 * (1 + Math.abs(alone[i])));
     }
     // pyannote's StatsPool on a mask with no weight left: zero statistics, so the last layer's bias.
@@ -95,7 +89,7 @@ describe("diarization pipeline", () => {
     assert.deepEqual(separate.segments, shared.segments);
     assert.deepEqual(separate.speakers, shared.speakers);
     shared.speakerEmbeddings.forEach((e, i) =>
-      assert.ok(cosine(e!, separate.speakerEmbeddings[i]!) >= 0.99999)
+      assert.ok(WeSpeakerModel.cosineSimilarity(e!, separate.speakerEmbeddings[i]!) >= 0.99999)
     );
     checkResult(shared, 12);
   });

@@ -22,7 +22,6 @@ import {
   type DiscreteDiarization,
   markInactiveSpeakers,
   reconstruct,
-  reconstructExclusive,
 } from "../lib/diarization/reconstruct.ts";
 import { type DiarizationSegment, speakerLabelOrder, toSegments } from "../lib/diarization/segments.ts";
 
@@ -308,7 +307,20 @@ describe("speaker count, reconstruction and turns", () => {
         assertSegments(turns, want.segments, `${tieOrder}: turns`);
         assert.deepEqual(speakerLabelOrder(turns), want.labels);
 
-        const exclusive = reconstructExclusive(...args);
+        // Exclusive diarization (pyannote 4): the same reconstruction with the count capped at 1.
+        const exclusive = reconstruct(
+          binarized,
+          c.numChunks,
+          F,
+          LOCAL_SPEAKERS,
+          hard,
+          capCount(count, 1),
+          chunks,
+          FRAMES,
+          {
+            tieOrder,
+          },
+        );
         assert.equal(exclusive.numSpeakers, c.exclusiveNumSpeakers);
         assert.deepEqual(runs(exclusive), want.exclusive, `${tieOrder}: exclusive diarization`);
         const exclusiveTurns = toSegments(exclusive, c.minDurationOff);

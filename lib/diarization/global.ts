@@ -11,7 +11,7 @@ import { capCount, speakerCount } from "./count.ts";
 import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES, type WindowSpec } from "./frames.ts";
 import type { DiarizationProgress, LocalResults } from "./local.ts";
 import { LOCAL_SPEAKERS } from "./powerset.ts";
-import { markInactiveSpeakers, reconstruct, reconstructExclusive } from "./reconstruct.ts";
+import { markInactiveSpeakers, reconstruct } from "./reconstruct.ts";
 import { DiarizationResult } from "./result.ts";
 import { toSegments } from "./segments.ts";
 
@@ -67,14 +67,15 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
   // Segmentation errors can over-count simultaneous speakers: never more than allowed in all.
   const count = capCount(counted.count, options.maxSpeakers);
   const hard = markInactiveSpeakers(binarized, numChunks, numFrames, LOCAL_SPEAKERS, clusters.hardClusters);
-  const rebuild = options.exclusive ? reconstructExclusive : reconstruct;
-  const discrete = rebuild(
+  // Exclusive diarization (pyannote 4.x): the same reconstruction with at most one speaker per frame.
+  const frameCount = options.exclusive ? capCount(count, 1) : count;
+  const discrete = reconstruct(
     binarized,
     numChunks,
     numFrames,
     LOCAL_SPEAKERS,
     hard,
-    count,
+    frameCount,
     chunks,
     SEGMENTATION_FRAMES,
   );

@@ -10,7 +10,6 @@ import { WeSpeakerError } from "../errors.ts";
 import { aggregationGrid } from "./aggregate.ts";
 import { NumpyArgsort, type TieOrder } from "./argsort.ts";
 import { checkHardClusters, checkSegmentations } from "./checks.ts";
-import { capCount } from "./count.ts";
 import type { SlidingWindow, WindowSpec } from "./frames.ts";
 
 /** Who speaks in each whole-file frame. */
@@ -153,46 +152,4 @@ export function reconstruct(
     for (let i = 0; i < n; i++) data[t * K + order[i]] = 1;
   }
   return { data, numFrames: T, numSpeakers: K, frames: grid.frames };
-}
-
-/**
- * The exclusive discrete diarization of newer pyannote (4.x `exclusive_speaker_diarization`): the same
- * reconstruction with the (already capped) count capped again at 1, so that at most one speaker, the most
- * active, holds each frame.
- *
- * @param binarized `[numChunks, framesPerChunk, numLocalSpeakers]` row-major activity (0/1)
- * @param numChunks number of chunks
- * @param framesPerChunk model frames per chunk
- * @param numLocalSpeakers local speakers per chunk
- * @param hardClusters `[numChunks, numLocalSpeakers]` global cluster of each local speaker, -2 for none
- * @param count speakers per whole-file frame, as passed to {@link reconstruct}
- * @param chunks chunk window
- * @param frames model frame window
- * @param options tie order
- * @returns the exclusive discrete diarization on the whole-file frame grid
- * @throws {WeSpeakerError} `invalid-argument` as {@link reconstruct}
- */
-export function reconstructExclusive(
-  binarized: Uint8Array,
-  numChunks: number,
-  framesPerChunk: number,
-  numLocalSpeakers: number,
-  hardClusters: Int32Array,
-  count: Uint8Array,
-  chunks: WindowSpec,
-  frames: WindowSpec,
-  options: ReconstructOptions = {},
-): DiscreteDiarization {
-  const single = capCount(count, 1);
-  return reconstruct(
-    binarized,
-    numChunks,
-    framesPerChunk,
-    numLocalSpeakers,
-    hardClusters,
-    single,
-    chunks,
-    frames,
-    options,
-  );
 }
