@@ -73,19 +73,19 @@ function minCleanFrames(numFrames: number, window: number): number {
 // The per-speaker pooling masks of one chunk, pyannote's exclude_overlap rule: a speaker's frames where
 // nobody else speaks, or all of its frames when too few of those remain.
 function speakerMasks(binary: Uint8Array, numFrames: number, minClean: number, out: Float32Array): void {
+  const alone = new Uint8Array(numFrames);
+  for (let f = 0; f < numFrames; f++) {
+    let speaking = 0;
+    for (let k = 0; k < LOCAL_SPEAKERS; k++) speaking += binary[f * LOCAL_SPEAKERS + k];
+    alone[f] = speaking < 2 ? 1 : 0;
+  }
   for (let s = 0; s < LOCAL_SPEAKERS; s++) {
     let clean = 0;
-    for (let f = 0; f < numFrames; f++) {
-      let active = 0;
-      for (let k = 0; k < LOCAL_SPEAKERS; k++) active += binary[f * LOCAL_SPEAKERS + k];
-      if (active < 2) clean += binary[f * LOCAL_SPEAKERS + s];
-    }
+    for (let f = 0; f < numFrames; f++) clean += binary[f * LOCAL_SPEAKERS + s] & alone[f];
     const row = out.subarray(s * numFrames, (s + 1) * numFrames);
     for (let f = 0; f < numFrames; f++) {
       const speaking = binary[f * LOCAL_SPEAKERS + s];
-      let active = 0;
-      for (let k = 0; k < LOCAL_SPEAKERS; k++) active += binary[f * LOCAL_SPEAKERS + k];
-      row[f] = clean > minClean ? (active < 2 ? speaking : 0) : speaking;
+      row[f] = clean > minClean ? speaking & alone[f] : speaking;
     }
   }
 }
