@@ -156,22 +156,25 @@ async function main() {
   const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
   const blas = process.env.WESPEAKER_BLAS ?? "auto";
   const tests = process.argv.includes("--tests") ? "ON" : "OFF";
-  const stamp = JSON.stringify({ mlxDir, buildType, blas, tests, sanitize, openblas: hasOpenBlas() });
+  const configure = [
+    "-S",
+    root,
+    "-B",
+    buildDir,
+    `-DCMAKE_BUILD_TYPE=${buildType}`,
+    `-DMLX_DIR=${mlxDir}`,
+    `-DWESPEAKER_BLAS=${blas}`,
+    `-DWESPEAKER_BUILD_TESTS=${tests}`,
+    `-DWESPEAKER_SANITIZE=${sanitize ? "ON" : "OFF"}`,
+    `-DWESPEAKER_TEST_WEIGHTS=${join(root, "build", "test-weights.safetensors")}`,
+    `-DWESPEAKER_TEST_SEGMENTATION=${join(root, "build", "test-segmentation.safetensors")}`,
+    "-UWESPEAKER_OPENBLAS",
+  ];
+  // Reconfigure whenever the configuration would differ, new options included.
+  const stamp = JSON.stringify({ configure, openblas: hasOpenBlas() });
   const stampFile = join(buildDir, ".setup-stamp");
   if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
-    run("cmake", [
-      "-S",
-      root,
-      "-B",
-      buildDir,
-      `-DCMAKE_BUILD_TYPE=${buildType}`,
-      `-DMLX_DIR=${mlxDir}`,
-      `-DWESPEAKER_BLAS=${blas}`,
-      `-DWESPEAKER_BUILD_TESTS=${tests}`,
-      `-DWESPEAKER_SANITIZE=${sanitize ? "ON" : "OFF"}`,
-      `-DWESPEAKER_TEST_WEIGHTS=${join(root, "build", "test-weights.safetensors")}`,
-      "-UWESPEAKER_OPENBLAS",
-    ]);
+    run("cmake", configure);
     writeFileSync(stampFile, stamp);
   }
   run("cmake", ["--build", buildDir, "--parallel"]);
