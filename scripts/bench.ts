@@ -1,57 +1,74 @@
 /**
  * Benchmark: embedding speed against the machine's matmul roofline and against ONNX Runtime on the
- * same network and weights, fbank speed, cold start and memory.
+ * same network and weights, fbank speed, cold start, memory, and diarization (segmentation alone, the
+ * pipeline's real-time factor with and without a shared embedding trunk, memory on long files).
  *
- *     deno run -A scripts/bench.ts [--full] [--json FILE] [--weights PATH] [--threads N]
- *     bun scripts/bench.ts [--full] [--json FILE] [--weights PATH] [--threads N]
+ *     deno run -A scripts/bench.ts [--full] [--only GROUPS] [--json FILE] [--weights PATH]
+ *         [--segmentation PATH] [--threads N]
+ *     bun scripts/bench.ts [same options]
  *
- * - default: a few minutes, most of it the batch-16 rows; every row gets 1 warm-up call and at
- *   least 3 timed calls (and 2 s of them).
- * - `--full`: more warm-ups and runs, a 10-minute clip in one call instead of 1 minute, and the
- *   memory row for a 10-minute clip embedded in 10 s windows.
+ * - default: a few minutes, most of it the batch-16 rows and the diarization rows; every row gets 1
+ *   warm-up call and at least 3 timed calls (and 2 s of them); the pipeline runs on a 30 s input.
+ * - `--full`: more warm-ups and runs, a 10-minute clip in one call instead of 1 minute, the pipeline on
+ *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
+ *   WAV files through `diarizeFile` (on 2 cores, over an hour).
+ * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
+ *   diarization, diarization-memory (the roofline is always measured).
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
+ * - `--segmentation PATH`: a segmentation-3.0 checkpoint (pyannote's `pytorch_model.bin` or a converted
+ *   safetensors file); otherwise scripts/generate_segmentation.ts's seeded random one.
  * - `--threads N` (default: all cores): OpenBLAS threads for libwespeaker and the roofline,
  *   `intraOpNumThreads` for ONNX Runtime, `numThreads` for sherpa-onnx.
  * - `--json FILE`: every measurement (all run times, not only medians) as JSON.
  *
- * Every measurement runs in a fresh child process of the same runtime (this script with
- * `--child JOB`), so contenders never share a process, a thread pool or an allocator, the thread
- * settings take effect before any library loads, and peak RSS is the job's own. Tables go to
- * stdout (markdown), progress to stderr.
+ * Every measurement runs in a fresh child process of the same runtime (scripts/bench/child.ts).
+ * Tables go to stdout (markdown), progress to stderr.
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { embeddingFlops } from "../lib/flops.ts";
-
-const SCRIPT = fileURLToPath(import.meta.url);
-const REPO = fileURLToPath(new URL("../", import.meta.url));
-const SAMPLE_RATE = 16000;
-const RESULT_MARK = "BENCH-RESULT ";
-const PENDING_DIARIZATION = "not available yet (diarization pipeline pending)";
+import { type NativeInfo, nativeInfo, printResult, REPO, runChild, threadEnv } from "./bench/child.ts";
+import {
+  collectDiarization,
+  DIARIZATION_GROUPS,
+  type DiarizationGroup,
+  type DiarizationJob,
+  diarizationJson,
+  diarizationReport,
+  type DiarizationResults,
+  isDiarizationJob,
+  runDiarizationJob,
+} from "./bench/diarization.ts";
+import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
+import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
+import {
+  measure,
+  type PeakMemory,
+  peakMemoryOf,
+  type Policy,
+  summarize,
+  type Summary,
+  type Timed,
+} from "./bench/stats.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-/** How one thing is timed: warm-up calls, then timed calls until both minimums are met. */
-interface Policy {
-  warmup: number;
-  minRuns: number;
-  minSeconds: number;
-  maxRuns: number;
-}
+/** What a run can be limited to with `--only`. */
+const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+type Group = typeof GROUPS[number];
 
 interface Settings {
   full: boolean;
+  groups: Group[];
   threads: number;
   policy: Policy;
   clipSeconds: number[];
@@ -65,9 +82,10 @@ interface Settings {
   windowSeconds: number;
 }
 
-function settingsFor(full: boolean, threads: number): Settings {
+function settingsFor(full: boolean, groups: Group[], threads: number): Settings {
   return {
     full,
+    groups,
     threads,
     policy: full
       ? { warmup: 2, minRuns: 7, minSeconds: 10, maxRuns: 200 }
@@ -84,88 +102,7 @@ function settingsFor(full: boolean, threads: number): Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timing and statistics: the one place where anything is timed.
-
-interface Timed<T> {
-  /** Seconds of each timed call (warm-up excluded). */
-  seconds: number[];
-  /** What each timed call returned. */
-  results: T[];
-}
-
-async function measure<T>(fn: () => T | Promise<T>, policy: Policy): Promise<Timed<T>> {
-  for (let i = 0; i < policy.warmup; i++) await fn();
-  const seconds: number[] = [];
-  const results: T[] = [];
-  let total = 0;
-  while (
-    seconds.length < policy.maxRuns && (seconds.length < policy.minRuns || total < policy.minSeconds)
-  ) {
-    const t0 = performance.now();
-    results.push(await fn());
-    const dt = (performance.now() - t0) / 1000;
-    seconds.push(dt);
-    total += dt;
-  }
-  return { seconds, results };
-}
-
-interface Summary {
-  n: number;
-  median: number;
-  min: number;
-  max: number;
-  q1: number;
-  q3: number;
-}
-
-function quantile(sorted: number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
-}
-
-function summarize(values: number[]): Summary {
-  const s = [...values].sort((a, b) => a - b);
-  return {
-    n: s.length,
-    median: quantile(s, 0.5),
-    min: s[0],
-    max: s[s.length - 1],
-    q1: quantile(s, 0.25),
-    q3: quantile(s, 0.75),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Inputs: deterministic speech-like audio (a voiced tone with a wandering pitch, noise, pauses).
-
-function syntheticSpeech(seed: number, seconds: number): Float32Array {
-  let state = (seed * 0x9e3779b9) >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(Math.round(seconds * SAMPLE_RATE));
-  let phase = 0, pitch = 100 + 120 * random(), voiced = true;
-  for (let i = 0; i < out.length; i++) {
-    if (i % 160 === 0) {
-      pitch = Math.min(300, Math.max(80, pitch + 6 * (random() - 0.5)));
-      if (random() < 0.01) voiced = !voiced;
-    }
-    phase += (2 * Math.PI * pitch) / SAMPLE_RATE;
-    let v = 0;
-    for (let h = 1; h <= 8; h++) v += Math.sin(h * phase) / h;
-    out[i] = (voiced ? 0.08 * v : 0) + 0.005 * (random() - 0.5);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
+// Child jobs
 
 interface EmbedCase {
   seconds: number;
@@ -178,22 +115,14 @@ type Job =
   | { kind: "embed"; engine: Engine; cases: EmbedCase[]; policy: Policy; threads: number; model: string }
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
-  | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number };
+  | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
+  | DiarizationJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
   secondsPerCall: number[];
   /** The first clip's embedding, to check that every engine computes the same function. */
   embedding: number[];
-}
-
-/** What a wespeaker child actually loaded. */
-interface NativeInfo {
-  /** The libwespeaker file and its sha256 when loaded: a rebuild during a run shows up here. */
-  library: string;
-  sha256: string;
-  /** File names of the BLAS libraries mapped into the process. */
-  blas: string[];
 }
 
 interface EmbedResult {
@@ -217,48 +146,9 @@ interface ColdResult {
   firstEmbed: number;
 }
 
-interface MemoryResult {
-  rssAfterLoadKiB: number;
-  peakAfterLoadKiB: number;
-  peakKiB: number;
-  seconds: number;
+interface MemoryResult extends PeakMemory {
   /** Windows embedded (0 for one call on the whole clip). */
   windows: number;
-}
-
-function runtimeArgs(): string[] {
-  return isDeno() ? ["run", "-A", SCRIPT] : [SCRIPT];
-}
-
-function isDeno(): boolean {
-  return typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-}
-
-function threadEnv(threads: number): Record<string, string> {
-  const n = String(threads);
-  return { ...process.env as Record<string, string>, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n };
-}
-
-/** Runs `job` in a fresh process of this runtime and returns its result. */
-function runChild<T>(job: Job, threads: number): T {
-  const child = spawnSync(process.execPath, [...runtimeArgs(), "--child", JSON.stringify(job)], {
-    cwd: REPO,
-    env: threadEnv(threads),
-    stdio: ["ignore", "pipe", "inherit"],
-    encoding: "utf8",
-    maxBuffer: 256 << 20,
-  });
-  const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith(RESULT_MARK));
-  if (child.status !== 0 || !line) {
-    throw new Error(
-      `${job.kind} job failed (exit ${child.status ?? child.signal}${child.error ? `, ${child.error}` : ""})`,
-    );
-  }
-  return JSON.parse(line.slice(RESULT_MARK.length)) as T;
-}
-
-function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,23 +189,13 @@ interface SherpaModule {
   onnxruntimeVersion: string;
 }
 
-function nativeInfo(library: string): NativeInfo {
-  let sha256 = "unreadable";
-  try {
-    sha256 = createHash("sha256").update(readFileSync(library)).digest("hex");
-  } catch { /* found by the system loader, not as a file path */ }
-  const mapped = readFileSync("/proc/self/maps", "utf8").split("\n").map((l) => l.split(/\s+/)[5] ?? "");
-  const blas = [...new Set(mapped.filter((p) => /blas/i.test(p)).map((p) => p.split("/").pop()!))];
-  return { library, sha256, blas };
-}
-
 async function contender(job: Extract<Job, { kind: "embed" }>): Promise<Contender> {
   if (job.engine === "wespeaker-features" || job.engine === "wespeaker-audio") {
     const { WeSpeakerModel, nativeVersion } = await import("../mod.ts");
-    const { embedNative, loadModel, nativeLibrary } = await import("../lib/ffi/library.ts");
+    const { embedNative, loadModel } = await import("../lib/ffi/library.ts");
     const model = await WeSpeakerModel.load(job.model);
     const versions = { wespeaker: nativeVersion() };
-    const native = nativeInfo(nativeLibrary().path);
+    const native = await nativeInfo();
     if (job.engine === "wespeaker-audio") {
       return {
         versions,
@@ -396,12 +276,6 @@ async function makeInput(c: EmbedCase): Promise<Input> {
   return { ...c, clips, features: features.map((f) => f.data), frames, stacked };
 }
 
-function readStatusKiB(field: string): number {
-  const match = readFileSync("/proc/self/status", "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-  if (!match) throw new Error(`/proc/self/status has no ${field}`);
-  return Number(match[1]);
-}
-
 async function childMain(job: Job): Promise<unknown> {
   switch (job.kind) {
     case "embed": {
@@ -454,56 +328,15 @@ async function childMain(job: Job): Promise<unknown> {
         for (let at = 0; at + step <= clip.length; at += step) windows.push(clip.subarray(at, at + step));
       }
       const model = await WeSpeakerModel.load(job.weights);
-      const rssAfterLoadKiB = readStatusKiB("VmRSS");
-      const peakAfterLoadKiB = readStatusKiB("VmHWM");
-      const t0 = performance.now();
-      if (job.mode === "windows") model.embedBatch(windows, SAMPLE_RATE);
-      else model.embed(clip, SAMPLE_RATE);
-      const seconds = (performance.now() - t0) / 1000;
-      return {
-        rssAfterLoadKiB,
-        peakAfterLoadKiB,
-        peakKiB: readStatusKiB("VmHWM"),
-        seconds,
-        windows: windows.length,
-      } satisfies MemoryResult;
+      const { result: _, ...memory } = await peakMemoryOf(() =>
+        job.mode === "windows" ? model.embedBatch(windows, SAMPLE_RATE) : model.embed(clip, SAMPLE_RATE)
+      );
+      return { ...memory, windows: windows.length } satisfies MemoryResult;
     }
+    default:
+      if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Table formatting: the one place that lays out text.
-
-function formatTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-\d.,×%~ –]+$/.test(r[i])));
-  const cell = (text: string, i: number) => numeric[i] ? text.padStart(widths[i]) : text.padEnd(widths[i]);
-  const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
-  const rule = `|${
-    widths.map((w, i) => numeric[i] ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2)).join("|")
-  }|`;
-  return [line(headers), rule, ...rows.map(line)].join("\n");
-}
-
-/** A number with about three significant digits. */
-function num(x: number): string {
-  if (!Number.isFinite(x)) return "–";
-  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3;
-  return x.toFixed(digits);
-}
-
-/** Median and min–max of seconds, shown in milliseconds. */
-function msSpread(s: Summary): string[] {
-  return [num(s.median * 1e3), `${num(s.min * 1e3)}–${num(s.max * 1e3)}`];
-}
-
-/** An audio duration: "10 s", "1 min". */
-function duration(seconds: number): string {
-  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
-}
-
-function mib(kib: number): string {
-  return `${(kib / 1024).toFixed(0)} MiB`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,9 +453,23 @@ interface MemoryRow {
   result: MemoryResult | null;
 }
 
+/** The model files a run uses, and how they were made (for the report). */
+interface Models {
+  weights: string;
+  weightsLabel: string;
+  /** The embedding model as ONNX, for the peers; absent when the embedding rows are not run. */
+  onnx?: string;
+  /** Converted segmentation-3.0 weights; absent when no diarization rows are run. */
+  segmentation?: string;
+  segmentationLabel?: string;
+  /** Scratch directory, removed after the run. */
+  tmp: string;
+}
+
 interface Results {
   settings: Settings;
   weights: string;
+  segmentationWeights?: string;
   machine: {
     cpu: string;
     cores: number;
@@ -640,38 +487,27 @@ interface Results {
   source: string;
   /** Measured at the start and at the end of the run (or why not). */
   roofline: (Roofline | string)[];
-  embed: Partial<Record<Engine, EmbedResult>>;
-  fbank: FbankResult;
-  cold: Timed<ColdResult>;
-  memory: MemoryRow[];
+  /** The groups not selected with `--only` are absent. */
+  embed?: Partial<Record<Engine, EmbedResult>>;
+  fbank?: FbankResult;
+  cold?: Timed<ColdResult>;
+  memory?: MemoryRow[];
+  diarization: DiarizationResults;
   failures: string[];
   elapsedSeconds: number;
 }
 
-async function collect(
-  settings: Settings,
-  weightsPath: string,
-  onnxPath: string,
-  weights: string,
-): Promise<Results> {
-  const started = performance.now();
+function collectEmbedding(settings: Settings, models: Models, failures: string[]): Results["embed"] {
   const { threads } = settings;
-  const loadBefore = os.loadavg()[0];
-  const cpuBefore = cpuTimes();
-
-  progress(`roofline (${settings.rooflineRuns} runs)`);
-  const roofStart = await roofline(settings);
-
-  const failures: string[] = [];
   const embed: Partial<Record<Engine, EmbedResult>> = {};
   const cases = settings.clipSeconds.flatMap((seconds) =>
     settings.batches.map((batch) => ({ seconds, batch }))
   );
   for (const { engine } of ENGINES) {
     progress(engine);
-    const model = engine === "onnxruntime" || engine === "sherpa-onnx" ? onnxPath : weightsPath;
+    const model = engine === "onnxruntime" || engine === "sherpa-onnx" ? models.onnx! : models.weights;
     try {
-      embed[engine] = runChild<EmbedResult>(
+      embed[engine] = runChild<Job, EmbedResult>(
         { kind: "embed", engine, cases, policy: settings.policy, threads, model },
         threads,
       );
@@ -679,22 +515,19 @@ async function collect(
       failures.push(`${engine}: ${(err as Error).message}`);
     }
   }
+  return embed;
+}
 
-  progress("fbank");
-  const fbank = runChild<FbankResult>({
-    kind: "fbank",
-    seconds: settings.fbankSeconds,
-    policy: settings.policy,
-  }, threads);
-
+async function collectCold(settings: Settings, weights: string): Promise<Timed<ColdResult>> {
   progress(`cold start (${settings.coldRuns} runs)`);
   // Each run is a fresh process; the warm-up one fills the runtime's transpile cache.
-  const cold = await measure(
-    () => runChild<ColdResult>({ kind: "cold", weights: weightsPath, seconds: 2 }, threads),
+  return await measure(
+    () => runChild<Job, ColdResult>({ kind: "cold", weights, seconds: 2 }, settings.threads),
     { warmup: 1, minRuns: settings.coldRuns, minSeconds: 0, maxRuns: settings.coldRuns },
   );
+}
 
-  const memory: MemoryRow[] = [];
+function collectMemory(settings: Settings, weights: string): MemoryRow[] {
   const memoryJobs = [
     { label: "one call (embed)", mode: "one-call", seconds: settings.longClipSeconds, run: true },
     {
@@ -704,18 +537,52 @@ async function collect(
       run: settings.full,
     },
   ] as const;
-  for (const { run, ...m } of memoryJobs) {
+  return memoryJobs.map(({ run, ...m }) => {
     if (run) progress(`memory: ${duration(m.seconds)} clip, ${m.label}`);
-    const job: Job = { kind: "memory", weights: weightsPath, ...m, windowSeconds: settings.windowSeconds };
-    memory.push({ ...m, result: run ? runChild<MemoryResult>(job, threads) : null });
-  }
+    const job: Job = { kind: "memory", weights, ...m, windowSeconds: settings.windowSeconds };
+    return { ...m, result: run ? runChild<Job, MemoryResult>(job, settings.threads) : null };
+  });
+}
+
+async function collect(settings: Settings, models: Models): Promise<Results> {
+  const started = performance.now();
+  const { threads, groups } = settings;
+  const loadBefore = os.loadavg()[0];
+  const cpuBefore = cpuTimes();
+
+  progress(`roofline (${settings.rooflineRuns} runs)`);
+  const roofStart = await roofline(settings);
+
+  const failures: string[] = [];
+  const embed = groups.includes("embedding") ? collectEmbedding(settings, models, failures) : undefined;
+  if (groups.includes("fbank")) progress("fbank");
+  const fbank = groups.includes("fbank")
+    ? runChild<Job, FbankResult>(
+      { kind: "fbank", seconds: settings.fbankSeconds, policy: settings.policy },
+      threads,
+    )
+    : undefined;
+  const cold = groups.includes("cold") ? await collectCold(settings, models.weights) : undefined;
+  const memory = groups.includes("memory") ? collectMemory(settings, models.weights) : undefined;
+  const diarization = collectDiarization({
+    groups: groups.filter((g): g is DiarizationGroup =>
+      (DIARIZATION_GROUPS as readonly string[]).includes(g)
+    ),
+    full: settings.full,
+    threads,
+    policy: settings.policy,
+    segmentation: models.segmentation ?? "",
+    weights: models.weights,
+    tmp: models.tmp,
+  });
 
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
   return {
     settings,
-    weights,
+    weights: models.weightsLabel,
+    segmentationWeights: models.segmentationLabel,
     machine: {
       cpu: cpuModel(),
       cores: os.cpus().length,
@@ -732,6 +599,7 @@ async function collect(
     fbank,
     cold,
     memory,
+    diarization,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -769,7 +637,7 @@ function embedRows(results: Results): EmbedRow[] {
     for (const seconds of results.settings.clipSeconds) {
       for (const batch of results.settings.batches) {
         for (const { engine, peerOf } of ENGINES.filter((e) => e.path === path)) {
-          const result = results.embed[engine];
+          const result = results.embed?.[engine];
           const c = result?.cases.find((x) => x.seconds === seconds && x.batch === batch);
           if (!result || !c) continue;
           const stats = summarize(c.secondsPerCall);
@@ -839,8 +707,7 @@ function embedTable(rows: EmbedRow[], roofGflops: number): string {
   );
 }
 
-function fbankTable(results: Results): string {
-  const { fbank, settings } = results;
+function fbankTable(fbank: FbankResult, settings: Settings): string {
   const s = summarize(fbank.secondsPerCall);
   return formatTable(["fbank (TypeScript)", "runs", "median ms", "min–max ms", "frames/s", "× real time"], [[
     `${duration(settings.fbankSeconds)} clip, ${fbank.frames} frames`,
@@ -851,8 +718,8 @@ function fbankTable(results: Results): string {
   ]]);
 }
 
-function coldTable(results: Results): string {
-  const { seconds, results: phases } = results.cold;
+function coldTable(cold: Timed<ColdResult>): string {
+  const { seconds, results: phases } = cold;
   const row = (name: string, values: number[]) => {
     const s = summarize(values);
     return [name, String(s.n), ...msSpread(s)];
@@ -869,10 +736,10 @@ function coldTable(results: Results): string {
   ]);
 }
 
-function memoryTable(results: Results): string {
+function memoryTable(memory: MemoryRow[]): string {
   return formatTable(
     ["peak RSS (VmHWM)", "audio", "peak RSS", "RSS after load", "peak − after load", "time s"],
-    results.memory.map(({ label, seconds, result: r }) =>
+    memory.map(({ label, seconds, result: r }) =>
       r === null ? [label, duration(seconds), "only with --full", "–", "–", "–"] : [
         r.windows ? `${label}, ${r.windows} windows` : label,
         duration(seconds),
@@ -883,13 +750,6 @@ function memoryTable(results: Results): string {
       ]
     ),
   );
-}
-
-function diarizationTable(): string {
-  return formatTable(["diarization", "result"], [
-    ["end to end (segmentation + embeddings + clustering): time, RTF", PENDING_DIARIZATION],
-    ["peak RSS on a 10-minute recording", PENDING_DIARIZATION],
-  ]);
 }
 
 function measuredRooflines(results: Results): Roofline[] {
@@ -920,7 +780,9 @@ function warnings(results: Results): string[] {
   ) {
     out.push("the roofline varied within or between its two measurements: something else was using the CPU");
   }
-  const libraries = new Set(Object.values(results.embed).flatMap((r) => r.native ? [r.native.sha256] : []));
+  const libraries = new Set(
+    Object.values(results.embed ?? {}).flatMap((r) => r.native ? [r.native.sha256] : []),
+  );
   if (libraries.size > 1) {
     out.push(`libwespeaker changed during the run (${libraries.size} builds): rows mix builds`);
   }
@@ -929,7 +791,8 @@ function warnings(results: Results): string[] {
 
 function header(results: Results): string {
   const { settings, machine } = results;
-  const ours = results.embed["wespeaker-features"] ?? results.embed["wespeaker-audio"];
+  const ours = results.embed?.["wespeaker-features"] ?? results.embed?.["wespeaker-audio"];
+  const native = ours?.native ?? results.diarization.diarize?.native;
   const roofText = results.roofline.map((roof, i) => {
     const when = i === 0 ? "at the start" : "at the end";
     return typeof roof === "string"
@@ -952,10 +815,10 @@ function header(results: Results): string {
       machine.othersCpuShare === null ? "unknown" : `${num(100 * machine.othersCpuShare)}%`
     }`,
     `- runtime: ${results.runtime}`,
-    `- library: ${ours?.versions.wespeaker ?? "not loaded"}, ${ours?.native?.library ?? "?"} ` +
-    `(sha256 ${ours?.native?.sha256.slice(0, 12) ?? "?"}); source ${results.source}`,
+    `- library: ${native?.version ?? "not loaded"}, ${native?.library ?? "?"} ` +
+    `(sha256 ${native?.sha256.slice(0, 12) ?? "?"}); source ${results.source}`,
     ...warnings(results).map((w) => `- WARNING: ${w}; timings are noisy`),
-    `- BLAS: ${blas}; mapped in the wespeaker process: ${ours?.native?.blas.join(", ") ?? "?"}`,
+    `- BLAS: ${blas}; mapped in the wespeaker process: ${native?.blas.join(", ") ?? "?"}`,
     `- threads: ${settings.threads} (OpenBLAS for wespeaker and the roofline, intraOpNumThreads for ` +
     `ONNX Runtime, numThreads for sherpa-onnx)`,
     `- weights: ${results.weights}`,
@@ -976,16 +839,20 @@ function header(results: Results): string {
 }
 
 function report(results: Results, rows: EmbedRow[]): string {
-  const sections: [string, string][] = [
-    ["Embedding", embedTable(rows, rooflineGflops(results))],
-    ["Front end", fbankTable(results)],
-    ["Cold start", coldTable(results)],
-    ["Memory", memoryTable(results)],
-    ["Diarization", diarizationTable()],
+  const { fbank, cold, memory, diarization, settings } = results;
+  const sections: [string, string | undefined][] = [
+    ["Embedding", results.embed && embedTable(rows, rooflineGflops(results))],
+    ["Front end", fbank && fbankTable(fbank, settings)],
+    ["Cold start", cold && coldTable(cold)],
+    ["Memory", memory && memoryTable(memory)],
+    [
+      "Diarization",
+      results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
+    ],
   ];
   return [
     header(results),
-    ...sections.map(([title, table]) => `\n## ${title}\n\n${table}`),
+    ...sections.flatMap(([title, table]) => table === undefined ? [] : [`\n## ${title}\n\n${table}`]),
     "",
     `Total bench time: ${num(results.elapsedSeconds)} s.`,
     ...results.failures.map((f) => `FAILED: ${f}`),
@@ -993,14 +860,14 @@ function report(results: Results, rows: EmbedRow[]): string {
 }
 
 function toJson(results: Results, rows: EmbedRow[]): unknown {
-  const { embed: _, cold, ...rest } = results;
+  const { embed: _, cold, fbank, diarization, ...rest } = results;
   return {
     ...rest,
     embedding: rows.map((row) => ({
       path: row.path,
       engine: row.engine,
       label: row.label,
-      versions: results.embed[row.engine]?.versions,
+      versions: results.embed?.[row.engine]?.versions,
       seconds: row.c.seconds,
       batch: row.c.batch,
       frames: row.c.frames,
@@ -1011,33 +878,90 @@ function toJson(results: Results, rows: EmbedRow[]): unknown {
       gflops: row.gflops,
       oursOverThis: row.ours ? row.ours.clipsPerSecond / row.clipsPerSecond : null,
     })),
-    fbankSummary: summarize(results.fbank.secondsPerCall),
-    coldStart: { wallSeconds: cold.seconds, phasesMs: cold.results },
-    diarization: PENDING_DIARIZATION,
+    fbank,
+    fbankSummary: fbank && summarize(fbank.secondsPerCall),
+    coldStart: cold && { wallSeconds: cold.seconds, phasesMs: cold.results },
+    diarization: diarizationJson(diarization),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
+
+const USAGE = "usage: scripts/bench.ts [--full] [--only GROUPS] [--json FILE] [--weights PATH] " +
+  `[--segmentation PATH] [--threads N]; GROUPS: comma-separated ${GROUPS.join(", ")}`;
+
+function parseGroups(only: string | undefined): Group[] | string {
+  if (only === undefined) return [...GROUPS];
+  const groups = only.split(",").map((g) => g.trim());
+  const unknown = groups.filter((g) => !(GROUPS as readonly string[]).includes(g));
+  return unknown.length ? `--only: unknown group ${unknown.join(", ")}; ${USAGE}` : groups as Group[];
+}
+
+/** The embedding weights: the given file, or seeded random ones written to `tmp`. */
+async function embeddingWeights(given: string | undefined, tmp: string): Promise<[string, string]> {
+  if (given) return [given, `${given} (given)`];
+  const { DEFAULT_WEIGHTS_SEED, generateWeights } = await import("./generate_weights.ts");
+  const path = join(tmp, "random.safetensors");
+  writeFileSync(path, generateWeights(DEFAULT_WEIGHTS_SEED));
+  return [path, `generated (seeded random, seed ${DEFAULT_WEIGHTS_SEED}; speed does not depend on values)`];
+}
+
+/** Converted segmentation-3.0 weights in `tmp`: from the given checkpoint, or a seeded random one. */
+async function segmentationWeights(given: string | undefined, tmp: string): Promise<[string, string]> {
+  const { convertCheckpoint } = await import("../lib/convert/mod.ts");
+  const { DEFAULT_SEGMENTATION_SEED, generateSegmentationCheckpoint } = await import(
+    "./generate_segmentation.ts"
+  );
+  const checkpoint = given ? readFileSync(given) : await generateSegmentationCheckpoint();
+  const path = join(tmp, "segmentation.safetensors");
+  writeFileSync(path, (await convertCheckpoint(checkpoint, given ?? "pytorch_model.bin")).safetensors);
+  return [
+    path,
+    given
+      ? `${given} (given)`
+      : `generated (scripts/generate_segmentation.ts, seed ${DEFAULT_SEGMENTATION_SEED}, through convertCheckpoint)`,
+  ];
+}
+
+async function prepareModels(
+  groups: Group[],
+  values: { weights?: string; segmentation?: string },
+  tmp: string,
+): Promise<Models> {
+  const [weights, weightsLabel] = await embeddingWeights(values.weights, tmp);
+  const models: Models = { weights, weightsLabel, tmp };
+  if (groups.includes("embedding")) {
+    // The same network and weights as ONNX, for the peers.
+    const { exportOnnx } = await import("./export_onnx.ts");
+    models.onnx = join(tmp, "wespeaker-resnet34-lm.onnx");
+    writeFileSync(models.onnx, await exportOnnx(readFileSync(weights), { source: weights }));
+  }
+  if (groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
+    [models.segmentation, models.segmentationLabel] = await segmentationWeights(values.segmentation, tmp);
+  }
+  return models;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
       full: { type: "boolean", default: false },
+      only: { type: "string" },
       json: { type: "string" },
       weights: { type: "string" },
+      segmentation: { type: "string" },
       threads: { type: "string" },
       child: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.child) {
-    const result = await childMain(JSON.parse(values.child) as Job);
-    process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
+    printResult(await childMain(JSON.parse(values.child) as Job));
     return 0;
   }
   if (values.help) {
-    console.log("usage: scripts/bench.ts [--full] [--json FILE] [--weights PATH] [--threads N]");
+    console.log(USAGE);
     return 0;
   }
   const threads = values.threads === undefined ? os.cpus().length : Number(values.threads);
@@ -1045,21 +969,15 @@ async function main(): Promise<number> {
     console.error(`--threads must be a positive integer, got ${values.threads}`);
     return 2;
   }
+  const groups = parseGroups(values.only);
+  if (typeof groups === "string") {
+    console.error(groups);
+    return 2;
+  }
   const tmp = mkdtempSync(join(os.tmpdir(), "wespeaker-bench-"));
   try {
-    let weightsPath = values.weights, weights = `${values.weights} (given)`;
-    if (!weightsPath) {
-      const { DEFAULT_WEIGHTS_SEED, generateWeights } = await import("./generate_weights.ts");
-      weightsPath = join(tmp, "random.safetensors");
-      writeFileSync(weightsPath, generateWeights(DEFAULT_WEIGHTS_SEED));
-      weights = `generated (seeded random, seed ${DEFAULT_WEIGHTS_SEED}; speed does not depend on values)`;
-    }
-    // The same network and weights as ONNX, for the peers.
-    const { exportOnnx } = await import("./export_onnx.ts");
-    const onnxPath = join(tmp, "wespeaker-resnet34-lm.onnx");
-    writeFileSync(onnxPath, await exportOnnx(readFileSync(weightsPath), { source: weightsPath }));
-
-    const results = await collect(settingsFor(values.full, threads), weightsPath, onnxPath, weights);
+    const models = await prepareModels(groups, values, tmp);
+    const results = await collect(settingsFor(values.full, groups, threads), models);
     const rows = embedRows(results);
     console.log(report(results, rows));
     if (values.json) {
