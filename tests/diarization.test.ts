@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { loadAudio } from "../lib/audio.ts";
 import { diarizationErrorRate } from "../lib/der.ts";
+import { diarizeLocalResults } from "../lib/diarization/global.ts";
 import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
 import type { DiarizationResult } from "../lib/diarization/result.ts";
 import type { WeSpeakerError } from "../lib/errors.ts";
@@ -143,6 +144,36 @@ describe("diarization pipeline", () => {
     await assert.rejects(p.diarizeFile("/nonexistent.wav"), (e: WeSpeakerError) => e.code === "io");
     p.close();
     await assert.rejects(p.diarize(audio, 16000), (e: WeSpeakerError) => e.code === "closed");
+  });
+
+  test("more active (chunk, speaker) pairs than clustering can hold: a clear error, not a crash", () => {
+    const numChunks = 15448, numFrames = 589; // 3 active speakers each: 46344 pairs
+    const local = {
+      numSamples: (numChunks + 9) * 16000,
+      numChunks,
+      numFrames,
+      binarized: new Uint8Array(numChunks * numFrames * 3).fill(1),
+      embeddings: new Float32Array(numChunks * 3 * 256).fill(1),
+    };
+    assert.throws(
+      () =>
+        diarizeLocalResults(local, {
+          chunkDuration: 10,
+          chunkStep: 1,
+          numSpeakers: undefined,
+          minSpeakers: 1,
+          maxSpeakers: Infinity,
+          exclusive: false,
+          minDurationOff: 0,
+          threshold: 0.7,
+          minClusterSize: 12,
+          tieOrder: "numpy-generic",
+          label: "long.wav",
+        }),
+      (e: WeSpeakerError) =>
+        e.code === "invalid-argument" &&
+        /^long\.wav: 46344 active \(chunk, speaker\) pairs exceed the 46341/.test(e.message),
+    );
   });
 
   test("real speech (../shared/data): valid RTTM, speaker counts honoured, file = memory, scorer runs", {

@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { WeSpeakerError } from "../errors.ts";
 import { EMBEDDING_DIM } from "../ffi/symbols.ts";
 import type { TieOrder } from "./argsort.ts";
 import { clusterEmbeddings } from "./clustering.ts";
+import { MAX_POINTS } from "./linkage.ts";
 import { capCount, speakerCount } from "./count.ts";
 import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES, type WindowSpec } from "./frames.ts";
 import type { DiarizationProgress, LocalResults } from "./local.ts";
@@ -28,6 +30,8 @@ export interface GlobalOptions {
   threshold: number;
   minClusterSize: number;
   tieOrder: TieOrder;
+  /** Names the audio in error messages. */
+  label: string;
   onProgress?: (progress: DiarizationProgress) => void;
 }
 
@@ -53,6 +57,14 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     return new DiarizationResult([], new Float32Array(0), EMBEDDING_DIM, duration);
   }
 
+  const numActive = active.reduce((n, a) => n + a, 0);
+  if (numActive > MAX_POINTS) {
+    throw new WeSpeakerError(
+      "invalid-argument",
+      `${options.label}: ${numActive} active (chunk, speaker) pairs exceed the ${MAX_POINTS} that clustering ` +
+        `can hold (its distance matrix is quadratic, about 4 hours of audio): diarize shorter pieces`,
+    );
+  }
   options.onProgress?.({ stage: "clustering", done: 0, total: 1 });
   const clusters = clusterEmbeddings(embeddings, active, numChunks, LOCAL_SPEAKERS, EMBEDDING_DIM, {
     numClusters: options.numSpeakers,

@@ -11,7 +11,7 @@
 import { WeSpeakerError } from "../errors.ts";
 
 /** Largest n whose n(n-1)/2 pair indices fit in an int32 (and whose matrix would already need 8.6 GB). */
-const MAX_POINTS = 46341;
+export const MAX_POINTS = 46341;
 
 /** Offsets such that the condensed index of pair (i, j), i < j, is `rowBase[i] + j`. */
 function condensedRowBases(n: number): Int32Array {

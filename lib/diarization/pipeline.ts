@@ -207,6 +207,7 @@ export class DiarizationPipeline implements Disposable {
       threshold: options.threshold ?? DIARIZATION_31_CLUSTERING.threshold,
       minClusterSize: options.minClusterSize ?? DIARIZATION_31_CLUSTERING.minClusterSize,
       tieOrder: options.tieOrder ?? (arch() === "x64" ? "numpy-x86-simd" : "numpy-generic"),
+      label,
       onProgress: options.onProgress,
     });
   }
