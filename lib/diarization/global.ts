@@ -91,7 +91,11 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     chunks,
     SEGMENTATION_FRAMES,
   );
-  const segments = toSegments(discrete, options.minDurationOff);
+  // The last chunk is zero-padded to 10 s, and pyannote can report speech in that padding: turns are
+  // clipped to the audio instead.
+  const segments = toSegments(discrete, options.minDurationOff)
+    .filter((turn) => turn.start < duration)
+    .map((turn) => ({ ...turn, end: Math.min(turn.end, duration) }));
   options.onProgress?.({ stage: "reconstruction", done: 1, total: 1 });
   return new DiarizationResult(segments, clusters.centroids, EMBEDDING_DIM, duration);
 }
