@@ -5,21 +5,18 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
 import { hubFile, type HubOptions, type HubProgress } from "../lib/hub.ts";
-import { type FakeHub, type FakeRepo, gitBlobSha1, sha256Hex, startFakeHub } from "./helpers/fake_hub.ts";
+import { type FakeHub, type FakeRepo, gitBlobSha1, sha256Hex, withIsolatedHub } from "./helpers/fake_hub.ts";
 
 const REPO = "org/model";
 const GATED = "org/gated";
@@ -57,19 +54,6 @@ function repos(): Record<string, FakeRepo> {
   };
 }
 
-const HF_VARIABLES = [
-  "HF_HOME",
-  "HF_HUB_CACHE",
-  "HUGGINGFACE_HUB_CACHE",
-  "HF_TOKEN",
-  "HF_TOKEN_PATH",
-  "HF_ENDPOINT",
-  "HF_HUB_OFFLINE",
-  "HF_HUB_ETAG_TIMEOUT",
-  "HF_HUB_DOWNLOAD_TIMEOUT",
-  "XDG_CACHE_HOME",
-];
-
 interface Context {
   hub: FakeHub;
   /** What the hub serves: tests may move a branch. */
@@ -87,24 +71,12 @@ interface Context {
 // token of the machine's is read), all restored or removed afterwards.
 function hubTest(name: string, fn: (context: Context) => Promise<void>): void {
   test(name, async () => {
-    const saved = HF_VARIABLES.map((variable) => [variable, process.env[variable]] as const);
-    const home = mkdtempSync(join(tmpdir(), "wespeaker-hub-"));
     const served = repos();
-    const hub = await startFakeHub(served);
-    try {
-      for (const variable of HF_VARIABLES) delete process.env[variable];
-      process.env.HF_HOME = join(home, "hf");
+    await withIsolatedHub(served, async (hub, home) => {
       const cacheDir = join(home, "cache");
       const storage = (repo = REPO) => join(cacheDir, `models--${repo.replace("/", "--")}`);
       await fn({ hub, served, home, cacheDir, options: { endpoint: hub.url, cacheDir }, storage });
-    } finally {
-      await hub.close();
-      for (const [variable, value] of saved) {
-        if (value === undefined) delete process.env[variable];
-        else process.env[variable] = value;
-      }
-      rmSync(home, { recursive: true, force: true });
-    }
+    });
   });
 }
 

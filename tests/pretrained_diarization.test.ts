@@ -4,17 +4,7 @@
 // Each test clears the HF_* environment and points HF_HOME at its own scratch directory, so that no
 // token or cache of the machine's is used and nothing reaches huggingface.co.
 import assert from "node:assert/strict";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
@@ -25,7 +15,7 @@ import { WeSpeakerError } from "../lib/errors.ts";
 import { SEGMENTATION_REPO } from "../lib/pretrained.ts";
 import { SegmentationModel } from "../lib/segmentation.ts";
 import { generateSegmentationCheckpoint } from "../scripts/generate_segmentation.ts";
-import { type FakeHub, sha256Hex, startFakeHub } from "./helpers/fake_hub.ts";
+import { type FakeHub, sha256Hex, withIsolatedHub } from "./helpers/fake_hub.ts";
 import { runCliAsync } from "./helpers/runtime.ts";
 import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
 import { encodeWav } from "./helpers/wav_writer.ts";
@@ -43,18 +33,6 @@ const weights = testWeights();
 const chunk = segmentationWaveform({ kind: "speech", seed: 5 });
 const audio = segmentationWaveform({ kind: "speech", seed: 5 }, 11 * 16000);
 
-const ENV = [
-  "HF_HOME",
-  "HF_HUB_CACHE",
-  "HUGGINGFACE_HUB_CACHE",
-  "HF_TOKEN",
-  "HF_TOKEN_PATH",
-  "HF_ENDPOINT",
-  "HF_HUB_OFFLINE",
-  "XDG_CACHE_HOME",
-  "WESPEAKER_CACHE",
-];
-
 interface Context {
   hub: FakeHub;
   home: string;
@@ -64,9 +42,7 @@ interface Context {
 
 function isolated(name: string, fn: (context: Context) => Promise<void>): void {
   test(name, async () => {
-    const saved = ENV.map((variable) => [variable, process.env[variable]] as const);
-    const home = mkdtempSync(join(tmpdir(), "wespeaker-pretrained-diarization-"));
-    const hub = await startFakeHub({
+    await withIsolatedHub({
       [SEGMENTATION_REPO]: {
         refs: { main: SEG_COMMIT },
         commits: {
@@ -81,24 +57,14 @@ function isolated(name: string, fn: (context: Context) => Promise<void>): void {
         refs: { main: EMB_COMMIT },
         commits: { [EMB_COMMIT]: { "model.safetensors": { data: weights.bytes, lfs: true } } },
       },
-    });
-    try {
-      for (const variable of ENV) delete process.env[variable];
-      process.env.HF_HOME = join(home, "hf");
+    }, async (hub, home) => {
       const options = {
         endpoint: hub.url,
         cacheDir: join(home, "hub"),
         convertedCacheDir: join(home, "converted"),
       };
       await fn({ hub, home, options });
-    } finally {
-      await hub.close();
-      for (const [variable, value] of saved) {
-        if (value === undefined) delete process.env[variable];
-        else process.env[variable] = value;
-      }
-      rmSync(home, { recursive: true, force: true });
-    }
+    });
   });
 }
 

@@ -2,6 +2,10 @@
 // Hub does, so that the tests never reach huggingface.co. Two servers on ephemeral ports: the Hub and a
 // "CDN" that LFS files redirect to, so that the CDN is another origin, as cdn-lfs.hf.co is.
 import { Buffer } from "node:buffer";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -190,4 +194,45 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     [Symbol.asyncDispose]: () => hub.close(),
   });
   return hub;
+}
+
+/** Every environment variable that steers the Hub client or the caches. */
+const HUB_ENVIRONMENT = [
+  "HF_HOME",
+  "HF_HUB_CACHE",
+  "HUGGINGFACE_HUB_CACHE",
+  "HF_TOKEN",
+  "HF_TOKEN_PATH",
+  "HF_ENDPOINT",
+  "HF_HUB_OFFLINE",
+  "HF_HUB_ETAG_TIMEOUT",
+  "HF_HUB_DOWNLOAD_TIMEOUT",
+  "XDG_CACHE_HOME",
+  "WESPEAKER_CACHE",
+];
+
+/**
+ * Runs `body` against a fresh fake Hub serving `repos`, in a scratch directory `home`, with every Hub
+ * and cache variable cleared and HF_HOME at `home/hf` (so no token or cache of the machine's is read);
+ * the Hub is closed, the environment restored and `home` removed afterwards.
+ */
+export async function withIsolatedHub<T>(
+  repos: Record<string, FakeRepo>,
+  body: (hub: FakeHub, home: string) => Promise<T>,
+): Promise<T> {
+  const saved = HUB_ENVIRONMENT.map((variable) => [variable, process.env[variable]] as const);
+  const home = mkdtempSync(join(tmpdir(), "wespeaker-hub-"));
+  const hub = await startFakeHub(repos);
+  try {
+    for (const variable of HUB_ENVIRONMENT) delete process.env[variable];
+    process.env.HF_HOME = join(home, "hf");
+    return await body(hub, home);
+  } finally {
+    await hub.close();
+    for (const [variable, value] of saved) {
+      if (value === undefined) delete process.env[variable];
+      else process.env[variable] = value;
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
 }
