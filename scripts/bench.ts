@@ -35,6 +35,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { embeddingFlops } from "../lib/flops.ts";
+import { WeSpeakerModel } from "../lib/model.ts";
 import { type NativeInfo, nativeInfo, printResult, REPO, runChild, threadEnv } from "./bench/child.ts";
 import {
   collectDiarization,
@@ -663,16 +664,6 @@ function embedRows(results: Results): EmbedRow[] {
   return rows;
 }
 
-function cosine(a: number[], b: number[]): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
 function embedTable(rows: EmbedRow[], roofGflops: number): string {
   return formatTable(
     [
@@ -702,7 +693,12 @@ function embedTable(rows: EmbedRow[], roofGflops: number): string {
       num(row.gflops),
       Number.isFinite(roofGflops) ? `${num((100 * row.gflops) / roofGflops)}%` : "–",
       row.ours ? `${num(row.ours.clipsPerSecond / row.clipsPerSecond)}×` : "–",
-      row.ours ? cosine(row.ours.c.embedding, row.c.embedding).toFixed(6) : "–",
+      row.ours
+        ? WeSpeakerModel.cosineSimilarity(
+          Float32Array.from(row.ours.c.embedding),
+          Float32Array.from(row.c.embedding),
+        ).toFixed(6)
+        : "–",
     ]),
   );
 }

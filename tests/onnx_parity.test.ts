@@ -39,20 +39,10 @@ async function runOrt(features: Float32Array, batch: number, frames: number): Pr
   return out.embs.data as Float32Array;
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
 function assertSame(ours: Float32Array, theirs: Float32Array, what: string): void {
   assert.equal(ours.length, 256, `${what}: length`);
   assert.equal(theirs.length, 256, `${what}: length`);
-  const c = cosine(ours, theirs);
+  const c = WeSpeakerModel.cosineSimilarity(ours, theirs);
   assert.ok(c >= 0.9999, `${what}: cosine ${c} < 0.9999`);
   // Raw embeddings: the scale must agree too, not only the direction.
   const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
@@ -84,7 +74,7 @@ describe("ONNX Runtime on the exported graph equals libwespeaker", () => {
       assertSame(ours.subarray(at, at + 256), theirs.subarray(at, at + 256), `batch item ${b}`);
     }
     // Different clips give different embeddings: the comparison is not vacuous.
-    assert.ok(cosine(theirs.subarray(0, 256), theirs.subarray(256, 512)) < 0.99);
+    assert.ok(WeSpeakerModel.cosineSimilarity(theirs.subarray(0, 256), theirs.subarray(256, 512)) < 0.99);
   });
 });
 
