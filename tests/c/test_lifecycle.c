@@ -10,20 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "wespeaker.h"
 
 #define FRAMES 64
-
-static int passed, failed;
-
-static void check(int ok, const char* what) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    printf("FAIL: %s\n", what);
-  }
-}
 
 static int load_fails(const char* path, wespeaker_status expected, const char* fragment) {
   wespeaker_model* model = (wespeaker_model*)0x1;
@@ -108,6 +98,5 @@ int main(int argc, char** argv) {
   check(wespeaker_model_load(weights, NULL, err, sizeof err) == WESPEAKER_ERR_INVALID_ARGUMENT, "NULL out");
   wespeaker_model_free(NULL);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return finish();
 }

@@ -10,20 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "wespeaker.h"
 
 #define SAMPLES 16000 /* 1 s chunks keep the sanitized run short */
-
-static int passed, failed;
-
-static void check(int ok, const char* what) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    printf("FAIL: %s\n", what);
-  }
-}
 
 static int load_fails(const char* path, wespeaker_status expected, const char* fragment) {
   wespeaker_segmenter* model = (wespeaker_segmenter*)0x1;
@@ -110,6 +100,5 @@ int main(int argc, char** argv) {
   wespeaker_segmenter_free(NULL);
   free(out);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return finish();
 }

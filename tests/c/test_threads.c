@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "wespeaker.h"
 
 #define FRAMES 150
@@ -21,14 +22,6 @@
 static const char* weights_path;
 static float features[FRAMES * WESPEAKER_NUM_MEL_BINS];
 static float reference[WESPEAKER_EMBEDDING_DIM];
-static int passed, failed;
-
-static void check(int ok, const char* what) {
-  printf("%s: %s\n", ok ? "ok" : "FAIL", what);
-  if (ok) passed++;
-  else failed++;
-}
-
 static int embed_matches(wespeaker_model* model) {
   float out[WESPEAKER_EMBEDDING_DIM];
   char err[512];
@@ -115,6 +108,5 @@ int main(int argc, char** argv) {
         "error text is truncated to the buffer");
   wespeaker_model_free(model);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return finish();
 }
