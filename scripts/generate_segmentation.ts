@@ -41,9 +41,9 @@ import { WeSpeakerError } from "../lib/errors.ts";
 import {
   encodeTorchZip,
   Float,
-  Instance,
-  orderedDict,
   type PickleValue,
+  pyannoteEnum,
+  pyannoteLightningCheckpoint,
   TensorValue,
   Tuple,
 } from "../tests/helpers/torch_writer.ts";
@@ -213,7 +213,7 @@ export function generateSegmentationStateDict(
  * registration order, including those without state), with its `_version` (2 for the InstanceNorms,
  * whose base class `_NormBase` says so).
  */
-function moduleMetadata(): Instance {
+function moduleMetadata(): Map<string, PickleValue> {
   const modules = [
     "",
     "sincnet",
@@ -239,7 +239,7 @@ function moduleMetadata(): Instance {
     "activation",
   ];
   const version = (m: string) => (m === "sincnet.wav_norm1d" || m.startsWith("sincnet.norm1d.") ? 2 : 1);
-  return orderedDict(new Map(modules.map((m) => [m, new Map([["version", version(m)]])])));
+  return new Map(modules.map((m) => [m, new Map([["version", version(m)]])]));
 }
 
 /**
@@ -250,82 +250,45 @@ function moduleMetadata(): Instance {
  * `num_powerset_classes` are cached properties that `build()` reads, so they are in its `__dict__`).
  */
 function lightningCheckpoint(stateDict: Map<string, SegmentationTensor>): Map<string, PickleValue> {
-  const enumMember = (name: string, value: number) => new Instance("pyannote.audio.core.task", name, [value]);
   const dict = (entries: [string, PickleValue][]) => new Map<string, PickleValue>(entries);
-  return dict([
-    ["epoch", 0],
-    ["global_step", 0],
-    ["pytorch-lightning_version", "2.0.7"],
-    [
-      "state_dict",
-      orderedDict(
-        new Map([...stateDict].map(([name, t]) => [name, new TensorValue("float32", t.shape, t.data)])),
-        dict([["_metadata", moduleMetadata()]]),
-      ),
-    ],
-    ["loops", dict([])],
-    ["callbacks", dict([])],
-    ["optimizer_states", []],
-    ["lr_schedulers", []],
-    ["hparams_name", "kwargs"],
-    [
-      "hyper_parameters",
-      new Instance("lightning_fabric.utilities.data", "AttributeDict", [], {
-        newobj: true,
-        items: dict([
-          ["sample_rate", SAMPLE_RATE],
-          ["num_channels", 1],
-          ["sincnet", dict([["stride", 10], ["sample_rate", SAMPLE_RATE]])],
-          [
-            "lstm",
-            dict([
-              ["hidden_size", LSTM_HIDDEN],
-              ["num_layers", LSTM_LAYERS],
-              ["bidirectional", true],
-              ["monolithic", true],
-              ["dropout", 0.5],
-              ["batch_first", true],
-            ]),
-          ],
-          ["linear", dict([["hidden_size", LINEAR_HIDDEN], ["num_layers", 2]])],
+  return pyannoteLightningCheckpoint({
+    stateDict: new Map(
+      [...stateDict].map(([name, t]) => [name, new TensorValue("float32", t.shape, t.data)]),
+    ),
+    metadata: moduleMetadata(),
+    lightningVersion: "2.0.7",
+    hyperParameters: dict([
+      ["sample_rate", SAMPLE_RATE],
+      ["num_channels", 1],
+      ["sincnet", dict([["stride", 10], ["sample_rate", SAMPLE_RATE]])],
+      [
+        "lstm",
+        dict([
+          ["hidden_size", LSTM_HIDDEN],
+          ["num_layers", LSTM_LAYERS],
+          ["bidirectional", true],
+          ["monolithic", true],
+          ["dropout", 0.5],
+          ["batch_first", true],
         ]),
-      }),
-    ],
-    [
-      "pyannote.audio",
-      dict([
-        [
-          "versions",
-          dict([
-            ["torch", new Instance("torch.torch_version", "TorchVersion", ["2.0.1+cu117"], { newobj: true })],
-            ["pyannote.audio", "3.0.0"],
-          ]),
-        ],
-        [
-          "architecture",
-          dict([["module", "pyannote.audio.models.segmentation.PyanNet"], ["class", "PyanNet"]]),
-        ],
-        [
-          "specifications",
-          new Instance("pyannote.audio.core.task", "Specifications", [], {
-            newobj: true,
-            state: dict([
-              ["problem", enumMember("Problem", 1)], // MONO_LABEL_CLASSIFICATION
-              ["resolution", enumMember("Resolution", 1)], // FRAME
-              ["duration", new Float(10)],
-              ["min_duration", null],
-              ["warm_up", new Tuple([new Float(0), new Float(0)])],
-              ["classes", ["speaker#1", "speaker#2", "speaker#3"]],
-              ["powerset_max_classes", 2],
-              ["permutation_invariant", true],
-              ["powerset", true],
-              ["num_powerset_classes", POWERSET_CLASSES],
-            ]),
-          }),
-        ],
-      ]),
-    ],
-  ]);
+      ],
+      ["linear", dict([["hidden_size", LINEAR_HIDDEN], ["num_layers", 2]])],
+    ]),
+    versions: { torch: "2.0.1+cu117", pyannote: "3.0.0" },
+    architecture: { module: "pyannote.audio.models.segmentation.PyanNet", class: "PyanNet" },
+    specifications: dict([
+      ["problem", pyannoteEnum("Problem", 1)], // MONO_LABEL_CLASSIFICATION
+      ["resolution", pyannoteEnum("Resolution", 1)], // FRAME
+      ["duration", new Float(10)],
+      ["min_duration", null],
+      ["warm_up", new Tuple([new Float(0), new Float(0)])],
+      ["classes", ["speaker#1", "speaker#2", "speaker#3"]],
+      ["powerset_max_classes", 2],
+      ["permutation_invariant", true],
+      ["powerset", true],
+      ["num_powerset_classes", POWERSET_CLASSES],
+    ]),
+  });
 }
 
 /**

@@ -504,6 +504,84 @@ export function generateStateDict(seed: number): Map<string, TensorValue> {
   return sd;
 }
 
+/** A member of one of pyannote's task enums (`Problem`, `Resolution`), as pickled. */
+export function pyannoteEnum(name: string, value: number): Instance {
+  return new Instance("pyannote.audio.core.task", name, [value]);
+}
+
+/** What distinguishes one pyannote model's `pytorch_model.bin` from another's. */
+export interface PyannoteCheckpointParts {
+  /** The state dict, keys as written. */
+  stateDict: Map<string, PickleValue>;
+  /** Its `_metadata`: module path → `{version}`, parents first. */
+  metadata: Map<string, PickleValue>;
+  /** `pytorch-lightning_version`. */
+  lightningVersion: string;
+  /** The model's hyper-parameters (pickled as a Lightning `AttributeDict`). */
+  hyperParameters: Map<string, PickleValue>;
+  /** Versions of torch and pyannote.audio that saved it. */
+  versions: { torch: string; pyannote: string };
+  /** The model's Python module and class. */
+  architecture: { module: string; class: string };
+  /** The `__dict__` of the task's pickled `Specifications` dataclass. */
+  specifications: Map<string, PickleValue>;
+}
+
+/**
+ * The Lightning checkpoint pyannote saves as `pytorch_model.bin`: the state dict (with `_metadata`), the
+ * hyper-parameters as a Lightning `AttributeDict`, training bookkeeping, and under `pyannote.audio` the
+ * versions, the architecture and the task `Specifications`.
+ */
+export function pyannoteLightningCheckpoint(parts: PyannoteCheckpointParts): Map<string, PickleValue> {
+  return new Map<string, PickleValue>([
+    ["epoch", 0],
+    ["global_step", 0],
+    ["pytorch-lightning_version", parts.lightningVersion],
+    ["state_dict", orderedDict(parts.stateDict, new Map([["_metadata", orderedDict(parts.metadata)]]))],
+    ["loops", new Map()],
+    ["callbacks", new Map()],
+    ["optimizer_states", []],
+    ["lr_schedulers", []],
+    ["hparams_name", "kwargs"],
+    [
+      "hyper_parameters",
+      new Instance("lightning_fabric.utilities.data", "AttributeDict", [], {
+        newobj: true,
+        items: parts.hyperParameters,
+      }),
+    ],
+    [
+      "pyannote.audio",
+      new Map<string, PickleValue>([
+        [
+          "versions",
+          new Map<string, PickleValue>([
+            [
+              "torch",
+              new Instance("torch.torch_version", "TorchVersion", [parts.versions.torch], { newobj: true }),
+            ],
+            ["pyannote.audio", parts.versions.pyannote],
+          ]),
+        ],
+        [
+          "architecture",
+          new Map<string, PickleValue>([["module", parts.architecture.module], [
+            "class",
+            parts.architecture.class,
+          ]]),
+        ],
+        [
+          "specifications",
+          new Instance("pyannote.audio.core.task", "Specifications", [], {
+            newobj: true,
+            state: parts.specifications,
+          }),
+        ],
+      ]),
+    ],
+  ]);
+}
+
 /**
  * pyannote's `pytorch_model.bin` around a state dict: a Lightning checkpoint whose `state_dict` has
  * the `resnet.` prefix (and `_metadata`), with pyannote's versions, architecture and task
@@ -522,69 +600,33 @@ export function pyannoteCheckpoint(stateDict: Map<string, TensorValue>): Map<str
       }
     }
   }
-  const enumMember = (name: string, value: number) => new Instance("pyannote.audio.core.task", name, [value]);
-  return new Map<string, PickleValue>([
-    ["epoch", 0],
-    ["global_step", 0],
-    ["pytorch-lightning_version", "2.1.3"],
-    ["state_dict", orderedDict(prefixed, new Map([["_metadata", orderedDict(metadata)]]))],
-    ["loops", new Map()],
-    ["callbacks", new Map()],
-    ["optimizer_states", []],
-    ["lr_schedulers", []],
-    ["hparams_name", "kwargs"],
-    [
-      "hyper_parameters",
-      new Instance("lightning_fabric.utilities.data", "AttributeDict", [], {
-        newobj: true,
-        items: new Map<string, PickleValue>([
-          ["sample_rate", 16000],
-          ["num_channels", 1],
-          ["num_mel_bins", 80],
-          ["frame_length", 25],
-          ["frame_shift", 10],
-          ["dither", new Float(0)],
-          ["window_type", "hamming"],
-          ["use_energy", false],
-        ]),
-      }),
-    ],
-    [
-      "pyannote.audio",
-      new Map<string, PickleValue>([
-        [
-          "versions",
-          new Map<string, PickleValue>([
-            ["torch", new Instance("torch.torch_version", "TorchVersion", ["2.1.2+cu121"], { newobj: true })],
-            ["pyannote.audio", "3.1.0"],
-          ]),
-        ],
-        [
-          "architecture",
-          new Map<string, PickleValue>([
-            ["module", "pyannote.audio.models.embedding.wespeaker"],
-            ["class", "WeSpeakerResNet34"],
-          ]),
-        ],
-        [
-          "specifications",
-          new Instance("pyannote.audio.core.task", "Specifications", [], {
-            newobj: true,
-            state: new Map<string, PickleValue>([
-              ["problem", enumMember("Problem", 3)],
-              ["resolution", enumMember("Resolution", 2)],
-              ["duration", new Float(5)],
-              ["min_duration", null],
-              ["warm_up", new Tuple([new Float(0), new Float(0)])],
-              ["classes", null],
-              ["powerset_max_classes", null],
-              ["permutation_invariant", false],
-            ]),
-          }),
-        ],
-      ]),
-    ],
-  ]);
+  return pyannoteLightningCheckpoint({
+    stateDict: prefixed,
+    metadata,
+    lightningVersion: "2.1.3",
+    hyperParameters: new Map<string, PickleValue>([
+      ["sample_rate", 16000],
+      ["num_channels", 1],
+      ["num_mel_bins", 80],
+      ["frame_length", 25],
+      ["frame_shift", 10],
+      ["dither", new Float(0)],
+      ["window_type", "hamming"],
+      ["use_energy", false],
+    ]),
+    versions: { torch: "2.1.2+cu121", pyannote: "3.1.0" },
+    architecture: { module: "pyannote.audio.models.embedding.wespeaker", class: "WeSpeakerResNet34" },
+    specifications: new Map<string, PickleValue>([
+      ["problem", pyannoteEnum("Problem", 3)],
+      ["resolution", pyannoteEnum("Resolution", 2)],
+      ["duration", new Float(5)],
+      ["min_duration", null],
+      ["warm_up", new Tuple([new Float(0), new Float(0)])],
+      ["classes", null],
+      ["powerset_max_classes", null],
+      ["permutation_invariant", false],
+    ]),
+  });
 }
 
 /**
