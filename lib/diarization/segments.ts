@@ -7,6 +7,7 @@
  */
 
 import { WeSpeakerError } from "../errors.ts";
+import { nonEmpty } from "../intervals.ts";
 import type { DiscreteDiarization } from "./reconstruct.ts";
 
 /** One speaker turn. */
@@ -18,9 +19,6 @@ export interface DiarizationSegment {
   /** End time in seconds. */
   end: number;
 }
-
-// pyannote.core treats segments no longer than this as empty (Segment.__bool__).
-const SEGMENT_PRECISION = 1e-6;
 
 /** pyannote.core's `string_generator` label number `n`: A … Z, AA … ZZ, AAA, … */
 function trackName(n: number): string {
@@ -55,7 +53,7 @@ function regions(d: DiscreteDiarization, k: number, middles: Float64Array): numb
   const K = d.numSpeakers, T = d.numFrames;
   const out: number[] = [];
   const add = (start: number, end: number) => {
-    if (end - start > SEGMENT_PRECISION) out.push(start, end);
+    if (nonEmpty(start, end)) out.push(start, end);
   };
   let start = middles[0];
   let active = d.data[k] === 1;
@@ -81,8 +79,8 @@ function fillGaps(r: number[], collar: number): number[] {
   const out: number[] = [];
   let start = r[0], end = r[1];
   for (let i = 2; i < r.length; i += 2) {
-    const gap = r[i] - end;
-    if (!(gap > SEGMENT_PRECISION) || gap < collar) {
+    // pyannote.core merges across an empty gap (Segment.__bool__) as well as a short one.
+    if (!nonEmpty(end, r[i]) || r[i] - end < collar) {
       end = Math.max(end, r[i + 1]);
     } else {
       out.push(start, end);
