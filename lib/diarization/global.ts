@@ -13,7 +13,7 @@ import { capCount, speakerCount } from "./count.ts";
 import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES, type WindowSpec } from "./frames.ts";
 import type { DiarizationProgress, LocalResults } from "./local.ts";
 import { LOCAL_SPEAKERS } from "./powerset.ts";
-import { markInactiveSpeakers, reconstruct } from "./reconstruct.ts";
+import { activeSpeakers, reconstruct } from "./reconstruct.ts";
 import { DiarizationResult } from "./result.ts";
 import { toSegments } from "./segments.ts";
 
@@ -43,14 +43,7 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
   const { numChunks, numFrames, binarized, embeddings } = local;
   const duration = local.numSamples / 16000;
   const chunks: WindowSpec = { start: 0, duration: options.chunkDuration, step: options.chunkStep };
-  const active = new Uint8Array(numChunks * LOCAL_SPEAKERS);
-  for (let c = 0; c < numChunks; c++) {
-    for (let f = 0; f < numFrames; f++) {
-      for (let s = 0; s < LOCAL_SPEAKERS; s++) {
-        active[c * LOCAL_SPEAKERS + s] |= binarized[(c * numFrames + f) * LOCAL_SPEAKERS + s];
-      }
-    }
-  }
+  const active = activeSpeakers(binarized, numChunks, numFrames, LOCAL_SPEAKERS);
   const counted = speakerCount(binarized, numChunks, numFrames, LOCAL_SPEAKERS, chunks, SEGMENTATION_FRAMES);
   // Nobody ever speaks (the count rounds to 0 everywhere): pyannote's early exit, an empty diarization.
   if (!counted.count.some((n) => n > 0)) {
@@ -78,7 +71,6 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
   options.onProgress?.({ stage: "reconstruction", done: 0, total: 1 });
   // Segmentation errors can over-count simultaneous speakers: never more than allowed in all.
   const count = capCount(counted.count, options.maxSpeakers);
-  const hard = markInactiveSpeakers(binarized, numChunks, numFrames, LOCAL_SPEAKERS, clusters.hardClusters);
   // Exclusive diarization (pyannote 4.x): the same reconstruction with at most one speaker per frame.
   const frameCount = options.exclusive ? capCount(count, 1) : count;
   const discrete = reconstruct(
@@ -86,7 +78,7 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     numChunks,
     numFrames,
     LOCAL_SPEAKERS,
-    hard,
+    clusters.hardClusters, // -2 for the silent local speakers, as pyannote marks them
     frameCount,
     chunks,
     SEGMENTATION_FRAMES,

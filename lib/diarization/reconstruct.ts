@@ -34,37 +34,32 @@ export interface ReconstructOptions {
 }
 
 /**
- * Marks local speakers that are never active in their chunk as belonging to no cluster (-2), as
- * speaker-diarization-3.1 does before reconstruction.
+ * Which local speakers speak at all in their chunk. speaker-diarization-3.1 clusters only those and
+ * gives the others no cluster (-2) before reconstruction.
  *
  * @param binarized `[numChunks, framesPerChunk, numLocalSpeakers]` row-major activity (0/1)
  * @param numChunks number of chunks
  * @param framesPerChunk model frames per chunk
  * @param numLocalSpeakers local speakers per chunk
- * @param hardClusters `[numChunks, numLocalSpeakers]` cluster of each local speaker
- * @returns a copy of `hardClusters` with silent local speakers set to -2
+ * @returns `[numChunks, numLocalSpeakers]`, 1 where the local speaker is active in some frame
  * @throws {WeSpeakerError} `invalid-argument` on bad shapes or values
  */
-export function markInactiveSpeakers(
+export function activeSpeakers(
   binarized: Uint8Array,
   numChunks: number,
   framesPerChunk: number,
   numLocalSpeakers: number,
-  hardClusters: Int32Array,
-): Int32Array {
-  checkSegmentations(binarized, numChunks, framesPerChunk, numLocalSpeakers, "markInactiveSpeakers");
-  checkHardClusters(hardClusters, numChunks, numLocalSpeakers, "markInactiveSpeakers");
-  const out = hardClusters.slice();
+): Uint8Array {
+  checkSegmentations(binarized, numChunks, framesPerChunk, numLocalSpeakers, "activeSpeakers");
+  const active = new Uint8Array(numChunks * numLocalSpeakers);
   for (let c = 0; c < numChunks; c++) {
-    for (let s = 0; s < numLocalSpeakers; s++) {
-      let active = false;
-      for (let f = 0; f < framesPerChunk && !active; f++) {
-        active = binarized[(c * framesPerChunk + f) * numLocalSpeakers + s] === 1;
+    for (let f = 0; f < framesPerChunk; f++) {
+      for (let s = 0; s < numLocalSpeakers; s++) {
+        active[c * numLocalSpeakers + s] |= binarized[(c * framesPerChunk + f) * numLocalSpeakers + s];
       }
-      if (!active) out[c * numLocalSpeakers + s] = -2;
     }
   }
-  return out;
+  return active;
 }
 
 /**
