@@ -119,13 +119,7 @@ function readText(path: string): string {
 function der(parsed: Parsed): void {
   if (parsed.positional.length !== 2) throw new UsageError("der needs exactly two RTTM files: REF HYP");
   const [refPath, hypPath] = parsed.positional;
-  const collarFlag = parsed.flags.get("collar");
-  const collar = collarFlag === undefined ? 0 : Number(collarFlag);
-  if (
-    typeof collarFlag === "string" && (!/\S/.test(collarFlag) || !(collar >= 0 && Number.isFinite(collar)))
-  ) {
-    throw new UsageError(`--collar must be a number of seconds >= 0, got '${collarFlag}'`);
-  }
+  const collar = seconds(parsed, "collar") ?? 0;
   const uemPath = parsed.flags.get("uem");
   const report = evaluateCorpus(
     parseRTTM(readText(refPath), refPath),

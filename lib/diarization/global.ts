@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MODEL_SAMPLE_RATE } from "../audio.ts";
 import { WeSpeakerError } from "../errors.ts";
 import { EMBEDDING_DIM } from "../ffi/symbols.ts";
 import type { TieOrder } from "./argsort.ts";
@@ -36,12 +37,12 @@ export interface GlobalOptions {
 }
 
 /** segmentation-3.0's output frames: the receptive field of its SincNet at 16 kHz. */
-const SEGMENTATION_FRAMES = receptiveField(SINCNET_KERNEL_SIZES, SINCNET_STRIDES, 16000);
+const SEGMENTATION_FRAMES = receptiveField(SINCNET_KERNEL_SIZES, SINCNET_STRIDES, MODEL_SAMPLE_RATE);
 
 /** Clusters, counts and reconstructs, as speaker-diarization-3.1's `apply` does after its models ran. */
 export function diarizeLocalResults(local: LocalResults, options: GlobalOptions): DiarizationResult {
   const { numChunks, numFrames, binarized, embeddings } = local;
-  const duration = local.numSamples / 16000;
+  const duration = local.numSamples / MODEL_SAMPLE_RATE;
   const chunks: WindowSpec = { start: 0, duration: options.chunkDuration, step: options.chunkStep };
   const active = activeSpeakers(binarized, numChunks, numFrames, LOCAL_SPEAKERS);
   const counted = speakerCount(binarized, numChunks, numFrames, LOCAL_SPEAKERS, chunks, SEGMENTATION_FRAMES);
