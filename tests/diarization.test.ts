@@ -81,6 +81,24 @@ describe("diarization pipeline", () => {
       () => p.embedding.embedMasked([features], masks, 3, { raw: true }),
       (e: WeSpeakerError) => e.code === "invalid-argument" && /weights\[0, 2\] are zero/.test(e.message),
     );
+    const shorter = fbank(segmentationWaveform({ kind: "speech", seed: 3 }, 5 * 16000));
+    assert.throws(
+      () => p.embedding.embedMasked([features, shorter], new Float32Array(2 * frames), 1, options),
+      (e: WeSpeakerError) =>
+        e.code === "invalid-argument" &&
+        /clip 1 has 498 frames, clip 0 has 998: embedMasked needs equal lengths/
+          .test(e.message),
+    );
+    assert.throws(
+      () => p.embedding.embedMasked([features], new Float32Array(3 * frames + 1), 3, options),
+      (e: WeSpeakerError) =>
+        e.code === "invalid-argument" &&
+        /weights hold 1768 values, not 1 clips x 3 masks x W frames/.test(e.message),
+    );
+    assert.throws(
+      () => p.embedding.embedMasked([], masks, 3, options),
+      (e: WeSpeakerError) => e.code === "invalid-argument" && /at least one clip/.test(e.message),
+    );
   });
 
   test("shareTrunk: false (one pass per speaker, as pyannote) gives the same diarization", async () => {
@@ -234,5 +252,20 @@ describe("diarization pipeline", () => {
     const usage = await runCliAsync(["diarize", `${speech}ami_dev00.wav`, "--num-speakers", "two"]);
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /--num-speakers must be a positive integer/);
+    for (
+      const [args, message] of [
+        [["diarize"], /diarize needs exactly one FILE/],
+        [["diarize", "a.wav", "--rttm", "--json"], /give --rttm or --json, not both/],
+        [["diarize", "a.wav", "--step", "-1"], /--step must be a number of seconds >= 0, got '-1'/],
+        [
+          ["diarize", "a.wav", "--min-duration-off", "x"],
+          /--min-duration-off must be a number of seconds >= 0/,
+        ],
+      ] as const
+    ) {
+      const bad = await runCliAsync([...args]);
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, message);
+    }
   });
 });
