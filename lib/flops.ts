@@ -16,15 +16,7 @@
  *
  * @module
  */
-import {
-  EMBEDDING_DIM,
-  NUM_MEL_BINS,
-  STAGE_BLOCKS,
-  STAGE_CHANNELS,
-  STAGE_STRIDES,
-  STATS_DIM,
-  STEM_CHANNELS,
-} from "./model_layout.ts";
+import { EMBEDDING_DIM, NUM_MEL_BINS, resnetBlocks, STATS_DIM, STEM_CHANNELS } from "./model_layout.ts";
 
 /** The cost of one layer of the network for one clip. */
 export interface LayerFlops {
@@ -60,22 +52,14 @@ export function layerFlops(frames: number): LayerFlops[] {
   const conv = (name: string, out: number, kernel: number, inp: number, fOut: number, tOut: number) =>
     layers.push({ name, flops: 2 * out * kernel * kernel * inp * fOut * tOut });
   conv("conv1", STEM_CHANNELS, 3, 1, F, T);
-  let inChannels = STEM_CHANNELS;
-  for (let stage = 0; stage < STAGE_BLOCKS.length; stage++) {
-    const out = STAGE_CHANNELS[stage];
-    for (let block = 0; block < STAGE_BLOCKS[stage]; block++) {
-      const prefix = `layer${stage + 1}.${block}`;
-      const inp = block === 0 ? inChannels : out;
-      const stride = block === 0 ? STAGE_STRIDES[stage] : 1;
-      const fOut = strided(F, stride);
-      const tOut = strided(T, stride);
-      conv(`${prefix}.conv1`, out, 3, inp, fOut, tOut);
-      conv(`${prefix}.conv2`, out, 3, out, fOut, tOut);
-      if (stride !== 1 || inp !== out) conv(`${prefix}.shortcut`, out, 1, inp, fOut, tOut);
-      F = fOut;
-      T = tOut;
-    }
-    inChannels = out;
+  for (const { prefix, inChannels, outChannels, stride, shortcut } of resnetBlocks()) {
+    const fOut = strided(F, stride);
+    const tOut = strided(T, stride);
+    conv(`${prefix}.conv1`, outChannels, 3, inChannels, fOut, tOut);
+    conv(`${prefix}.conv2`, outChannels, 3, outChannels, fOut, tOut);
+    if (shortcut) conv(`${prefix}.shortcut`, outChannels, 1, inChannels, fOut, tOut);
+    F = fOut;
+    T = tOut;
   }
   layers.push({ name: "embedding", flops: 2 * STATS_DIM * EMBEDDING_DIM });
   return layers;

@@ -42,6 +42,36 @@ export const STATS_DIM = 2 * 256 * POOLED_FREQUENCY_BINS;
 /** Dimension of the speaker embedding. */
 export const EMBEDDING_DIM = 256;
 
+/** One BasicBlock of the trunk: its key prefix, input and output channels, and its stride. */
+export interface BlockSpec {
+  /** `layer{L}.{B}` */
+  prefix: string;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels. */
+  outChannels: number;
+  /** Stride of conv1 (and of the shortcut): 2 for the first block of stages 2-4, else 1. */
+  stride: number;
+  /** Whether the block has a 1×1 shortcut conv (it changes stride or width). */
+  shortcut: boolean;
+}
+
+/** The trunk's BasicBlocks after the stem, in network order. */
+export function resnetBlocks(): BlockSpec[] {
+  const blocks: BlockSpec[] = [];
+  let inChannels = STEM_CHANNELS;
+  for (let stage = 0; stage < STAGE_BLOCKS.length; stage++) {
+    const outChannels = STAGE_CHANNELS[stage];
+    for (let block = 0; block < STAGE_BLOCKS[stage]; block++) {
+      const stride = block === 0 ? STAGE_STRIDES[stage] : 1;
+      const shortcut = stride !== 1 || inChannels !== outChannels;
+      blocks.push({ prefix: `layer${stage + 1}.${block}`, inChannels, outChannels, stride, shortcut });
+      inChannels = outChannels;
+    }
+  }
+  return blocks;
+}
+
 /**
  * Every tensor of the MLX ResNet34-LM weights, in network order (stem, stages, embedding layer), with
  * its expected shape.
@@ -61,18 +91,10 @@ export function expectedWeights(): WeightSpec[] {
     specs.push({ name: `${name}.bias`, shape: [out] });
   };
   conv("conv1", STEM_CHANNELS, 3, 1);
-  let inChannels = STEM_CHANNELS;
-  for (let stage = 0; stage < STAGE_BLOCKS.length; stage++) {
-    const out = STAGE_CHANNELS[stage];
-    for (let block = 0; block < STAGE_BLOCKS[stage]; block++) {
-      const prefix = `layer${stage + 1}.${block}`;
-      const inp = block === 0 ? inChannels : out;
-      const stride = block === 0 ? STAGE_STRIDES[stage] : 1;
-      conv(`${prefix}.conv1`, out, 3, inp);
-      conv(`${prefix}.conv2`, out, 3, out);
-      if (stride !== 1 || inp !== out) conv(`${prefix}.shortcut`, out, 1, inp);
-    }
-    inChannels = out;
+  for (const { prefix, inChannels, outChannels, shortcut } of resnetBlocks()) {
+    conv(`${prefix}.conv1`, outChannels, 3, inChannels);
+    conv(`${prefix}.conv2`, outChannels, 3, outChannels);
+    if (shortcut) conv(`${prefix}.shortcut`, outChannels, 1, inChannels);
   }
   specs.push({ name: "embedding.weight", shape: [EMBEDDING_DIM, STATS_DIM] });
   specs.push({ name: "embedding.bias", shape: [EMBEDDING_DIM] });
