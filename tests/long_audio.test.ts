@@ -27,7 +27,7 @@ import { openWavStream, type WavStream } from "../lib/wav_stream.ts";
 import { embedWindows, type WindowEmbedding, type WindowOptions } from "../lib/windows.ts";
 import { hashCodes } from "./helpers/long_audio_child.ts";
 import { repoRoot } from "./helpers/runtime.ts";
-import { chunk, concat, encodeWav, fmtBody, randomInts, riff } from "./helpers/wav_writer.ts";
+import { chunk, concat, encodeWav, fmtBody, randomInts, rf64Pcm16, riff } from "./helpers/wav_writer.ts";
 import { testWeights } from "./helpers/weights.ts";
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -138,18 +138,6 @@ describe("openWavStream equals decodeWav", () => {
     const pcm = new Uint8Array(new Int16Array(codes).buffer);
     const fmt = chunk("fmt ", fmtBody({ tag: 1, channels: 1, sampleRate: 16000, bits: 16 }));
     const spec = { sampleRate: 16000, format: "pcm", bits: 16 } as const;
-    const ds64 = new Uint8Array(28);
-    new DataView(ds64.buffer).setUint32(8, pcm.length, true);
-    const rf64 = riff([
-      chunk("ds64", ds64),
-      fmt,
-      chunk("data", pcm, 0xffffffff),
-      chunk("LIST", new Uint8Array(8)),
-    ], {
-      magic: "RF64",
-      sizeField: 0xffffffff,
-    });
-    new DataView(rf64.buffer).setUint32(12 + 8, rf64.length - 8, true);
     const files: Record<string, Uint8Array> = {
       "fmt18": encodeWav([codes], { ...spec, format: "float", bits: 32, fmtSize: 18 }),
       "extra chunks": encodeWav([codes], {
@@ -182,7 +170,7 @@ describe("openWavStream equals decodeWav", () => {
         new Uint8Array(1),
       ]),
       "empty data": encodeWav([[]], { ...spec, afterData: [{ id: "LIST", body: new Uint8Array(10) }] }),
-      "RF64": rf64,
+      "RF64": rf64Pcm16(pcm),
     };
     await withTempDir(async (dir) => {
       for (const [name, bytes] of Object.entries(files)) {

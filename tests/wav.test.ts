@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { decodeWav } from "../lib/wav.ts";
 import { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "../lib/audio.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { chunk, concat, encodeWav, fmtBody, randomInts, riff } from "./helpers/wav_writer.ts";
+import { chunk, concat, encodeWav, fmtBody, randomInts, rf64Pcm16, riff } from "./helpers/wav_writer.ts";
 
 const N = 97; // odd on purpose, so 8-bit mono data chunks need a pad byte
 
@@ -195,20 +195,7 @@ describe("decodeWav round trip", () => {
   test("RF64 with ds64 sizes", () => {
     const codes = randomInts(N, -32768, 32767, 12);
     const pcm = new Uint8Array(new Int16Array(codes).buffer);
-    const ds64 = new Uint8Array(28);
-    const v = new DataView(ds64.buffer);
-    v.setUint32(8, pcm.length, true); // data size, low 32 bits
-    const fmt = chunk("fmt ", fmtBody({ tag: 1, channels: 1, sampleRate: 16000, bits: 16 }));
-    const bytes = riff([
-      chunk("ds64", ds64),
-      fmt,
-      chunk("data", pcm, 0xffffffff),
-      chunk("LIST", new Uint8Array(8)),
-    ], {
-      magic: "RF64",
-      sizeField: 0xffffffff,
-    });
-    v.setUint32(0, bytes.length - 8, true);
+    const bytes = rf64Pcm16(pcm);
     const out = decodeWav(bytes);
     assert.deepEqual(out.samples, Float32Array.from(codes, (x) => x / 32768));
   });

@@ -62,6 +62,23 @@ export function riff(chunks: Uint8Array[], opts: { magic?: string; form?: string
   return concat([head, body]);
 }
 
+/**
+ * An RF64 file of 16 kHz mono 16-bit `pcm`: the real sizes in its ds64 chunk (RIFF size and data size),
+ * 0xFFFFFFFF in the 32-bit size fields, and a LIST chunk after the data.
+ */
+export function rf64Pcm16(pcm: Uint8Array): Uint8Array {
+  const ds64 = new Uint8Array(28);
+  new DataView(ds64.buffer).setUint32(8, pcm.length, true); // data size, low 32 bits
+  const bytes = riff([
+    chunk("ds64", ds64),
+    chunk("fmt ", fmtBody({ tag: 1, channels: 1, sampleRate: 16000, bits: 16 })),
+    chunk("data", pcm, 0xffffffff),
+    chunk("LIST", new Uint8Array(8)),
+  ], { magic: "RF64", sizeField: 0xffffffff });
+  new DataView(bytes.buffer).setUint32(12 + 8, bytes.length - 8, true); // RIFF size, in the ds64 body
+  return bytes;
+}
+
 /** A fmt chunk body with every field settable, for building inconsistent headers. */
 export function fmtBody(f: {
   tag: number;
