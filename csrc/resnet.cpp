@@ -47,8 +47,30 @@ Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kerne
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
-  return Conv{mx::contiguous(taps, false, s),
-              mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s)};
+  Conv conv{mx::contiguous(taps, false, s),
+            mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s), std::nullopt};
+  if (s.device == mx::Device::cpu) {
+    conv.packed = pack_conv(conv.taps, conv.bias, s);
+    conv.taps = conv.bias = mx::array(0.0f);
+  }
+  return conv;
+}
+
+// The taps of a 3x3 conv (pad 1) on a grid of `cols` columns: stride 1 reads its one source around each
+// output point; stride 2 reads four phase planes (see phases()), each on the output grid, the tap at
+// input (2i + di, 2j + dj) from plane (di & 1, dj & 1) at (i + floor(di / 2), j + floor(dj / 2)).
+std::vector<TapSource> taps3x3(int stride, int64_t cols) {
+  std::vector<TapSource> taps;
+  for (int di = -1; di <= 1; ++di) {
+    for (int dj = -1; dj <= 1; ++dj) {
+      if (stride == 1) {
+        taps.push_back({0, di * cols + dj});
+      } else {
+        taps.push_back({(di & 1) * 2 + (dj & 1), (di < 0 ? -cols : 0) + (dj < 0 ? -1 : 0)});
+      }
+    }
+  }
+  return taps;
 }
 
 [[noreturn]] void invalid(const std::string& what) { throw InvalidArgument(what); }
@@ -122,7 +144,7 @@ void validate(const EmbedRequest& r) {
 
 ResNet34::ResNet34(const std::string& path, mx::Stream stream)
     : stream_(stream),
-      conv1_{mx::array(0.0f), mx::array(0.0f)},
+      conv1_{mx::array(0.0f), mx::array(0.0f), std::nullopt},
       embedding_weight_t_(mx::array(0.0f)),
       embedding_bias_(mx::array(0.0f)) {
   TensorTaker taker(read_safetensors(path, stream_), path, stream_);
@@ -146,13 +168,16 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
   embedding_weight_t_ = mx::contiguous(mx::transpose(embedding_weight, stream_), false, stream_);
 
   // Materialise now: a file that cannot be read fails here, not in the first embed.
-  std::vector<mx::array> all{conv1_.taps, conv1_.bias, embedding_weight_t_, embedding_bias_};
+  std::vector<mx::array> all{embedding_weight_t_, embedding_bias_};
+  auto add = [&all](const Conv& c) {
+    all.insert(all.end(), {c.taps, c.bias});
+    if (c.packed) all.insert(all.end(), {c.packed->weights, c.packed->bias});
+  };
+  add(conv1_);
   for (const auto& block : blocks_) {
-    for (const Conv* c : {&block.conv1, &block.conv2, block.shortcut ? &*block.shortcut : nullptr}) {
-      if (!c) continue;
-      all.push_back(c->taps);
-      all.push_back(c->bias);
-    }
+    add(block.conv1);
+    add(block.conv2);
+    if (block.shortcut) add(*block.shortcut);
   }
   taker.materialise(all);
 }
@@ -207,14 +232,49 @@ mx::array ResNet34::block(mx::array x, const BasicBlock& b, const Grid& in, cons
   return activate(conv(mx::add(x, b.conv2.bias, stream_), y, b.conv2, out, out, 1), out);
 }
 
+// The points (2i + a, 2j + b) of a [C + 2, N] activation on grid `in` as four [C + 2, N'] planes on
+// grid `out` (zero margins and guard rows), plane a * 2 + b: what a stride-2 conv reads, as contiguous
+// rows.
+std::vector<mx::array> phases(const mx::array& x, const Grid& in, const Grid& out, mx::Stream s) {
+  const int C = x.shape(0) - 2;
+  std::vector<mx::array> planes;
+  for (int a = 0; a < 2; ++a) {
+    for (int b = 0; b < 2; ++b) {
+      mx::array plane = mx::as_strided(x, {C, int(out.B), int(out.F), int(out.T)},
+                                       {in.N(), in.item(), 2 * in.cols(), 2}, size_t(in.N() + a * in.cols() + b), s);
+      plane = mx::pad(plane, {{1, 1}, {0, 0}, {0, 1}, {0, 1}}, mx::array(0.0f), "constant", s);
+      planes.push_back(mx::reshape(plane, {C + 2, out.N()}, s));
+    }
+  }
+  return planes;
+}
+
+// block() through the direct-convolution primitive: conv1 and the shortcut read x (or its phase planes)
+// where block() reads x at each tap, and conv2 takes the shortcut (or x) as its residual, writing over it.
+mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& in, const Grid& out) const {
+  std::vector<mx::array> sources = b.stride == 1 ? std::vector<mx::array>{x} : phases(x, in, out, stream_);
+  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask, true,
+                            stream_);
+  mx::eval(y);
+  if (b.shortcut) {
+    x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, false, stream_);
+  }
+  sources.clear();
+  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, true, stream_);
+}
+
 // x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
 mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   size_t level = 0;
-  x = activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
+  const bool direct = conv1_.packed.has_value();
+  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask, true,
+                           stream_)
+             : activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
   for (const auto& b : blocks_) {
     const size_t from = level;
     if (b.stride != 1) ++level;
-    x = block(std::move(x), b, grids[from], grids[level]);
+    x = direct ? direct_block(std::move(x), b, grids[from], grids[level])
+               : block(std::move(x), b, grids[from], grids[level]);
   }
   return x;
 }

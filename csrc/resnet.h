@@ -4,6 +4,8 @@
 #include <mlx/array.h>
 #include <mlx/stream.h>
 
+#include "direct_conv.h"
+
 #include <cstdint>
 #include <array>
 #include <mutex>
@@ -28,10 +30,12 @@ struct EmbedRequest {
 };
 
 // A convolution in the trunk's channel-major form (see resnet.cpp): one [O + 2, I] matrix per kernel tap,
-// rows 0 and O + 1 zero so that the output keeps the activations' zero guard rows.
+// rows 0 and O + 1 zero so that the output keeps the activations' zero guard rows. On the CPU the same
+// weights are held packed for the direct-convolution primitive instead (taps and bias are then empty).
 struct Conv {
   mlx::core::array taps;  // [kH * kW, O + 2, I], taps in (frequency, time) row-major order
   mlx::core::array bias;  // [O + 2, 1], zero guard rows
+  std::optional<PackedConv> packed;
 };
 
 // One of the trunk's four resolutions for one embed call: B items of F frequency bins by T frames, laid
@@ -70,6 +74,7 @@ class ResNet34 {
   mlx::core::array activate(const mlx::core::array& x, const Grid& grid) const;
   mlx::core::array block(mlx::core::array x, const BasicBlock& b, const Grid& in, const Grid& out) const;
   mlx::core::array trunk(mlx::core::array x, const std::vector<Grid>& grids) const;
+  mlx::core::array direct_block(mlx::core::array x, const BasicBlock& b, const Grid& in, const Grid& out) const;
   mlx::core::array trunk_frames(const EmbedRequest& r, const std::vector<std::array<int64_t, 4>>& valid,
                                 int64_t b0, int64_t b1, int64_t c0, int64_t c1) const;
 

@@ -19,7 +19,7 @@
  *   on the values).
  * - `--segmentation PATH`: a segmentation-3.0 checkpoint (pyannote's `pytorch_model.bin` or a converted
  *   safetensors file); otherwise scripts/generate_segmentation.ts's seeded random one.
- * - `--threads N` (default: all cores): OpenBLAS threads for libwespeaker and the roofline,
+ * - `--threads N` (default: all cores): libwespeaker's and OpenBLAS's threads (the roofline's too),
  *   `intraOpNumThreads` for ONNX Runtime, `numThreads` for sherpa-onnx.
  * - `--json FILE`: every measurement (all run times, not only medians) as JSON.
  *

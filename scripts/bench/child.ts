@@ -21,10 +21,15 @@ function runtimeArgs(): string[] {
   return isDeno ? ["run", "-A", SCRIPT] : [SCRIPT];
 }
 
-/** This environment with OpenBLAS (and OpenMP) limited to `threads` threads. */
+/** This environment with libwespeaker's convolutions, OpenBLAS (and OpenMP) limited to `threads` threads. */
 export function threadEnv(threads: number): Record<string, string> {
   const n = String(threads);
-  return { ...process.env as Record<string, string>, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n };
+  return {
+    ...process.env as Record<string, string>,
+    WESPEAKER_NUM_THREADS: n,
+    OPENBLAS_NUM_THREADS: n,
+    OMP_NUM_THREADS: n,
+  };
 }
 
 /**

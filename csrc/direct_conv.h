@@ -1,0 +1,45 @@
+// The trunk's convolutions on the CPU: a direct-convolution MLX primitive.
+//
+// Per kernel tap, MLX's route is a matrix product over the whole activation (resnet.cpp, conv()): nine
+// passes over the input and the accumulator per layer, through BLAS calls with K = C as small as 32, which
+// on a 2-core AVX-512 machine reached ~40-70% of the matmul roofline (stage 1 worst). This primitive
+// computes a block of output channels x pixels in registers over all input channels and taps, then adds
+// the bias, the residual, the ReLU and the grid's mask on the way out: one pass per layer, nothing but
+// the output written.
+#pragma once
+
+#include <mlx/array.h>
+#include <mlx/stream.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace wespeaker {
+
+// Weights of one convolution packed for the kernel: [O / 4][C][taps][4] floats, and the [O] bias.
+struct PackedConv {
+  mlx::core::array weights;
+  mlx::core::array bias;
+  int out_channels = 0, in_channels = 0, taps = 0;
+};
+
+// From the [taps, O + 2, C] tap matrices and [O + 2, 1] bias of resnet.h's Conv (guard rows dropped).
+PackedConv pack_conv(const mlx::core::array& taps, const mlx::core::array& bias, mlx::core::Stream stream);
+
+// One tap of a convolution: which source it reads (an index into the sources given to direct_conv) and
+// at what pixel offset from the output pixel.
+struct TapSource {
+  int source = 0;
+  int64_t offset = 0;
+};
+
+// The [O + 2, N] output (zero guard rows) of conv over `sources`, each [C + 2, N] on the output grid with
+// zero guard rows: out[1 + o, p] = mask[p] * act(bias[o] + residual[1 + o, p] + sum over c, taps of
+// w[tap, o, c] * sources[tap.source][1 + c, p + tap.offset]), act the ReLU where `relu`; the residual
+// ([O + 2, N]) and the mask ([1, N]) are optional. A CPU stream only.
+mlx::core::array direct_conv(const PackedConv& conv, const std::vector<mlx::core::array>& sources,
+                             const std::vector<TapSource>& taps, const std::optional<mlx::core::array>& residual,
+                             const std::optional<mlx::core::array>& mask, bool relu, mlx::core::Stream stream);
+
+}  // namespace wespeaker
