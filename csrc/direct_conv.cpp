@@ -1,20 +1,17 @@
 #include "direct_conv.h"
 
+#include "cpu_isa.h"
+#include "workers.h"
+
 #include <mlx/allocator.h>
 #include <mlx/backend/cpu/encoder.h>
 #include <mlx/ops.h>
 #include <mlx/primitives.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <functional>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 namespace mx = mlx::core;
 
@@ -22,7 +19,6 @@ namespace wespeaker {
 namespace {
 
 constexpr int kPack = 8;  // output channels per packed weight group (every width of the trunk divides by it)
-constexpr int kMaxTaps = 9;
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
@@ -30,14 +26,14 @@ typedef float v16 __attribute__((vector_size(64)));
 
 // What one call computes, as raw pointers into evaluated, row-contiguous arrays.
 struct Job {
-  const float* src[kMaxTaps];  // per tap: channel 0 of its source, moved by the tap's offset
+  const float* const* src;     // per tap: channel 0 of its source, moved by the tap's offset
   int64_t n;                   // pixels, also the channel stride of sources, residual and output
   int taps, in_channels, out_channels;
   const float* weights;   // [O / 8][taps][C][8]
   const float* bias;      // [O]
   const float* residual;  // its channel 0, or null
   const float* mask;      // [N], or null
-  bool relu;
+  Activation activation;
   float* out;  // channel 0 (row 1) of the output
 };
 
@@ -90,7 +86,9 @@ __attribute__((always_inline)) inline void block(const Job& j, int o0, int64_t p
       if (n <= 0) break;
       V y = acc[k][v];
       if (j.residual) y += n == W ? load<V>(j.residual + row + at) : load_first<V>(j.residual + row + at, n);
-      if (j.relu) y = y < 0 ? V{} : y;  // NaN stays NaN, as mx::maximum keeps it, for the final check to see
+      // NaN stays NaN through both, as through mx::maximum and mx::abs, for the final checks to see.
+      if (j.activation == Activation::relu) y = y < 0 ? V{} : y;
+      if (j.activation == Activation::abs) y = y < 0 ? -y : y;
       if (j.mask) y *= n == W ? load<V>(j.mask + at) : load_first<V>(j.mask + at, n);
       store_first(j.out + row + at, y, n);
     }
@@ -128,102 +126,22 @@ void run_baseline(const Job& j, int64_t p0, int64_t p1) { run_range<v4, 4, 5>(j,
 
 using Runner = void (*)(const Job&, int64_t, int64_t);
 
-// The widest kernel this CPU runs, or no wider than WESPEAKER_CPU_KERNEL=avx512|avx2|baseline (so that
-// the tests can check each one on one machine).
 Runner pick_runner() {
-  const char* forced = std::getenv("WESPEAKER_CPU_KERNEL");
-  const std::string widest = forced ? forced : "avx512";
+  switch (cpu_isa()) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (widest == "avx512" && __builtin_cpu_supports("avx512f")) return run_avx512;
-  if ((widest == "avx512" || widest == "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return run_avx2;
-  }
+    case CpuIsa::avx512:
+      return run_avx512;
+    case CpuIsa::avx2:
+      return run_avx2;
 #endif
-  return run_baseline;
+    default:
+      return run_baseline;
+  }
 }
-
-// Threads per convolution: WESPEAKER_NUM_THREADS, else the BLAS's own setting, else every core.
-int thread_count() {
-  for (const char* name : {"WESPEAKER_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}) {
-    if (const char* value = std::getenv(name)) {
-      const int n = std::atoi(value);
-      if (n > 0) return std::min(n, 256);
-    }
-  }
-  return int(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-// Threads that stay alive between convolutions: starting one per call cost about as much as a small
-// layer. After a job a worker spins briefly for the next (the trunk's layers follow each other within
-// microseconds) before it sleeps. One job at a time; models on other streams queue for it.
-class Workers {
- public:
-  explicit Workers(int threads) {
-    for (int i = 1; i < threads; ++i) threads_.emplace_back([this, i] { serve(i); });
-  }
-
-  ~Workers() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-
-  int size() const { return int(threads_.size()) + 1; }
-
-  // Calls part(i) for i in [0, parts), parts <= size(), part 0 on the calling thread.
-  void run(int parts, const std::function<void(int)>& part) {
-    std::lock_guard<std::mutex> one_job(job_mutex_);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      part_ = &part;
-      parts_ = parts;
-      pending_.store(parts - 1);
-      generation_.fetch_add(1);
-    }
-    wake_.notify_all();
-    part(0);
-    while (pending_.load() > 0) std::this_thread::yield();
-  }
-
- private:
-  void serve(int index) {
-    uint64_t seen = 0;
-    for (;;) {
-      const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
-      while (generation_.load() == seen && std::chrono::steady_clock::now() < spin_until) {
-        std::this_thread::yield();
-      }
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
-      if (stop_) return;
-      seen = generation_.load();
-      const std::function<void(int)>* part = part_;
-      const bool mine = index < parts_;
-      lock.unlock();
-      if (mine) {
-        (*part)(index);
-        pending_.fetch_sub(1);
-      }
-    }
-  }
-
-  std::vector<std::thread> threads_;
-  std::mutex job_mutex_, mutex_;
-  std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  const std::function<void(int)>* part_ = nullptr;
-  int parts_ = 0;
-  bool stop_ = false;
-};
 
 void run(const Job& j) {
   static const Runner runner = pick_runner();
-  static Workers workers(thread_count());
+  Workers& workers = Workers::shared();
   // Even the narrowest layer does ~300 multiply-adds per pixel: a few register blocks are worth a thread.
   constexpr int64_t kMinPixelsPerThread = 64;
   const int parts = int(std::max<int64_t>(1, std::min<int64_t>(workers.size(), j.n / kMinPixelsPerThread)));
@@ -233,13 +151,14 @@ void run(const Job& j) {
 
 class DirectConv : public mx::UnaryPrimitive {
  public:
-  DirectConv(mx::Stream stream, std::vector<TapSource> taps, int sources, bool residual, bool mask, bool relu)
+  DirectConv(mx::Stream stream, std::vector<TapSource> taps, int sources, bool residual, bool mask,
+             Activation activation)
       : mx::UnaryPrimitive(stream),
         taps_(std::move(taps)),
         sources_(sources),
         residual_(residual),
         mask_(mask),
-        relu_(relu) {}
+        activation_(activation) {}
 
   // inputs: weights, bias, the sources, then the residual and the mask where given.
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
@@ -262,18 +181,18 @@ class DirectConv : public mx::UnaryPrimitive {
     j.in_channels = int(weights.shape(2));
     j.weights = weights.data<float>();
     j.bias = inputs[1].data<float>();
-    for (int t = 0; t < j.taps; ++t) {
-      j.src[t] = inputs[2 + taps_[t].source].data<float>() + n + taps_[t].offset;
-    }
+    std::vector<const float*> sources;
+    for (const TapSource& tap : taps_) sources.push_back(inputs[2 + tap.source].data<float>() + n + tap.offset);
     j.residual = residual ? residual->data<float>() + n : nullptr;
     j.mask = mask_ ? inputs.back().data<float>() : nullptr;
-    j.relu = relu_;
+    j.activation = activation_;
     float* data = out.data<float>();
     j.out = data + n;
     auto& encoder = mx::cpu::get_command_encoder(stream());
     for (const auto& in : inputs) encoder.set_input_array(in);
     encoder.set_output_array(out);
-    encoder.dispatch([j, data, n, out_channels] {
+    encoder.dispatch([j, sources = std::move(sources), data, n, out_channels]() mutable {
+      j.src = sources.data();
       std::fill_n(data, n, 0.0f);
       std::fill_n(data + (out_channels + 1) * n, n, 0.0f);
       run(j);
@@ -289,7 +208,8 @@ class DirectConv : public mx::UnaryPrimitive {
  private:
   std::vector<TapSource> taps_;
   int sources_;
-  bool residual_, mask_, relu_;
+  bool residual_, mask_;
+  Activation activation_;
 };
 
 }  // namespace
@@ -303,9 +223,9 @@ PackedConv pack_conv(const mx::array& taps, const mx::array& bias, mx::Stream s)
 }
 
 mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sources, const std::vector<TapSource>& taps,
-                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask, bool relu,
+                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask, Activation activation,
                       mx::Stream stream) {
-  if (conv.out_channels % kPack != 0 || int(taps.size()) != conv.taps || conv.taps > kMaxTaps) {
+  if (conv.out_channels % kPack != 0 || int(taps.size()) != conv.taps) {
     throw std::logic_error("direct_conv: weights and taps do not match");
   }
   std::vector<mx::array> inputs{conv.weights, conv.bias};
@@ -315,7 +235,7 @@ mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sour
   const int n = sources.front().shape(1);
   return mx::array({conv.out_channels + 2, n}, mx::float32,
                    std::make_shared<DirectConv>(stream, taps, int(sources.size()), residual.has_value(),
-                                                mask.has_value(), relu),
+                                                mask.has_value(), activation),
                    std::move(inputs));
 }
 

@@ -34,12 +34,16 @@ struct TapSource {
   int64_t offset = 0;
 };
 
+enum class Activation { none, relu, abs };
+
 // The [O + 2, N] output (zero guard rows) of conv over `sources`, each [C + 2, N] on the output grid with
 // zero guard rows: out[1 + o, p] = mask[p] * act(bias[o] + residual[1 + o, p] + sum over c, taps of
-// w[tap, o, c] * sources[tap.source][1 + c, p + tap.offset]), act the ReLU where `relu`; the residual
-// ([O + 2, N]) and the mask ([1, N]) are optional. A CPU stream only.
+// w[tap, o, c] * sources[tap.source][1 + c, p + tap.offset]); the residual ([O + 2, N]) and the mask
+// ([1, N]) are optional. Reads may run a vector and a tap offset past pixel N - 1, into the guard row.
+// A CPU stream only.
 mlx::core::array direct_conv(const PackedConv& conv, const std::vector<mlx::core::array>& sources,
                              const std::vector<TapSource>& taps, const std::optional<mlx::core::array>& residual,
-                             const std::optional<mlx::core::array>& mask, bool relu, mlx::core::Stream stream);
+                             const std::optional<mlx::core::array>& mask, Activation activation,
+                             mlx::core::Stream stream);
 
 }  // namespace wespeaker

@@ -253,21 +253,21 @@ std::vector<mx::array> phases(const mx::array& x, const Grid& in, const Grid& ou
 // where block() reads x at each tap, and conv2 takes the shortcut (or x) as its residual, writing over it.
 mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& in, const Grid& out) const {
   std::vector<mx::array> sources = b.stride == 1 ? std::vector<mx::array>{x} : phases(x, in, out, stream_);
-  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask, true,
+  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask, Activation::relu,
                             stream_);
   mx::eval(y);
   if (b.shortcut) {
-    x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, false, stream_);
+    x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, Activation::none, stream_);
   }
   sources.clear();
-  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, true, stream_);
+  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, Activation::relu, stream_);
 }
 
 // x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
 mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   size_t level = 0;
   const bool direct = conv1_.packed.has_value();
-  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask, true,
+  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask, Activation::relu,
                            stream_)
              : activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
   for (const auto& b : blocks_) {

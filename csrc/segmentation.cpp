@@ -1,5 +1,7 @@
 #include "segmentation.h"
 
+#include "lstm.h"
+
 #include <mlx/ops.h>
 #include <mlx/transforms.h>
 
@@ -54,10 +56,10 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
       w_ih.push_back(mx::transpose(taker.take("lstm.weight_ih" + k, {kGates, in}), s));
       w_hh.push_back(mx::transpose(taker.take("lstm.weight_hh" + k, {kGates, kHidden}), s));
       mx::array b_ih = taker.take("lstm.bias_ih" + k, {kGates});
-      bias.push_back(mx::reshape(mx::add(b_ih, taker.take("lstm.bias_hh" + k, {kGates}), s), {1, 1, kGates}, s));
+      bias.push_back(mx::add(b_ih, taker.take("lstm.bias_hh" + k, {kGates}), s));
     }
-    lstm_.push_back(LstmLayer{mx::contiguous(mx::stack(w_ih, 0, s), false, s),
-                              mx::contiguous(mx::stack(w_hh, 0, s), false, s), mx::stack(bias, 0, s)});
+    lstm_.push_back(LstmLayer{mx::contiguous(mx::concatenate(w_ih, 1, s), false, s),
+                              mx::contiguous(mx::stack(w_hh, 0, s), false, s), mx::concatenate(bias, 0, s)});
   }
   auto linear = [&](const std::string& prefix, int out, int in) {
     linear_weight_t_.push_back(mx::contiguous(mx::transpose(taker.take(prefix + ".weight", {out, in}), s), false, s));
@@ -67,12 +69,19 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
   linear("linear.1", kLinear, kLinear);
   linear("classifier", kClasses, kLinear);
   taker.expect_empty();
+  if (s.device == mx::Device::cpu) {
+    const int guard = 1;  // direct_conv's zero guard rows around the 80 filters
+    mx::array taps = mx::pad(mx::transpose(conv_weight_[0], {1, 0, 2}, s), {{0, 0}, {guard, guard}, {0, 0}},
+                             mx::array(0.0f), "constant", s);
+    sinc_packed_ = pack_conv(taps, mx::zeros({kSincFilters + 2, 1}, mx::float32, s), s);
+  }
 
   std::vector<mx::array> all;
   for (const auto* group : {&norm_weight_, &norm_bias_, &conv_weight_, &conv_bias_, &linear_weight_t_, &linear_bias_}) {
     all.insert(all.end(), group->begin(), group->end());
   }
   for (const auto& layer : lstm_) all.insert(all.end(), {layer.w_ih_t, layer.w_hh_t, layer.bias});
+  if (sinc_packed_) all.insert(all.end(), {sinc_packed_->weights, sinc_packed_->bias});
   taker.materialise(all);
 }
 
@@ -111,57 +120,77 @@ static mx::array max_pool(const mx::array& x, mx::Stream s) {
   return mx::max(mx::reshape(kept, {B, T, kPool, C}, s), 2, false, s);
 }
 
+// |sinc filters * x| for x [B, L, 1] -> [B, (L - 251) / 10 + 1, 80], through direct_conv on the CPU: a
+// stride-10 convolution is 251 taps over the 10 phases of the waveform (tap k reads phase k % 10 at
+// frame offset k / 10), each phase a [1 (+ 2 guard rows), B * ceil(L / 10)] source.
+mx::array PyanNet::sinc_filters(const mx::array& x) const {
+  const mx::Stream s = stream_;
+  if (!sinc_packed_) return mx::abs(mx::conv1d(x, conv_weight_[0], kSincStride, 0, 1, 1, s), s);
+  const int B = x.shape(0), L = x.shape(1), columns = (L + kSincStride - 1) / kSincStride, n = B * columns;
+  const int frames = (L - kSincKernel) / kSincStride + 1;
+  mx::array phases = mx::pad(mx::reshape(x, {B, L}, s), {{0, 0}, {0, columns * kSincStride - L}}, mx::array(0.0f),
+                             "constant", s);
+  phases = mx::reshape(mx::transpose(mx::reshape(phases, {B, columns, kSincStride}, s), {2, 0, 1}, s),
+                       {kSincStride, 1, n}, s);
+  phases = mx::pad(phases, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);  // [10, 3, n]
+  std::vector<mx::array> sources;
+  for (int r = 0; r < kSincStride; ++r) {
+    sources.push_back(mx::reshape(mx::slice(phases, {r, 0, 0}, {r + 1, 3, n}, s), {3, n}, s));
+  }
+  std::vector<TapSource> taps;
+  for (int k = 0; k < kSincKernel; ++k) taps.push_back({k % kSincStride, k / kSincStride});
+  mx::array y = direct_conv(*sinc_packed_, sources, taps, std::nullopt, std::nullopt, Activation::abs, s);
+  y = mx::reshape(mx::slice(y, {1, 0}, {kSincFilters + 1, n}, s), {kSincFilters, B, columns}, s);
+  return mx::transpose(mx::slice(y, {0, 0, 0}, {kSincFilters, B, frames}, s), {1, 2, 0}, s);
+}
+
 // [B, L] waveforms -> [B, frames, 60] features, channels last.
 mx::array PyanNet::sincnet(mx::array x) const {
   const mx::Stream s = stream_;
   x = mx::expand_dims(x, 2, s);
   x = instance_norm(x, norm_weight_[0], norm_bias_[0], s);
   for (int c = 0; c < 3; ++c) {
-    x = mx::conv1d(x, conv_weight_[c], c == 0 ? kSincStride : 1, 0, 1, 1, s);
-    if (c == 0) {
-      x = mx::abs(x, s);  // pyannote takes the magnitude of the sinc filters' responses
-    } else {
-      x = mx::add(x, conv_bias_[c - 1], s);
-    }
+    // pyannote takes the magnitude of the sinc filters' responses
+    x = c == 0 ? sinc_filters(x) : mx::add(mx::conv1d(x, conv_weight_[c], 1, 0, 1, 1, s), conv_bias_[c - 1], s);
     x = leaky_relu(instance_norm(max_pool(x, s), norm_weight_[c + 1], norm_bias_[c + 1], s), s);
   }
   return x;
 }
 
-// Both directions of each layer advance together: step t computes the forward cell at frame t and the
-// backward cell at frame T - 1 - t as one batched product with the stacked [2, H, 4H] recurrent weights.
+// The recurrence through MLX operations (GPU streams; on the CPU lstm_recurrence() computes the same):
+// gates [B, T, 2, 4H] -> [B, T, 2H]. Both directions advance together: step s computes the forward cell
+// at frame s and the backward cell at frame T - 1 - s as one batched product with the stacked [2, H, 4H]
+// recurrent weights.
+static mx::array recurrence(const mx::array& gates, const LstmLayer& layer, mx::Stream s) {
+  const int B = gates.shape(0), T = gates.shape(1);
+  mx::array h = mx::zeros({2, B, kHidden}, mx::float32, s), c = h;
+  std::vector<mx::array> forward(T, h), backward(T, h);
+  for (int step = 0; step < T; ++step) {
+    auto frame = [&](int t, int direction) {
+      return mx::reshape(mx::slice(gates, {0, t, direction, 0}, {B, t + 1, direction + 1, kGates}, s), {B, kGates}, s);
+    };
+    mx::array g = mx::stack({frame(step, 0), frame(T - 1 - step, 1)}, 0, s);
+    g = mx::add(g, mx::matmul(h, layer.w_hh_t, s), s);
+    auto gate = [&](int k) { return mx::slice(g, {0, 0, k * kHidden}, {2, B, (k + 1) * kHidden}, s); };
+    const mx::array i = mx::sigmoid(gate(0), s), f = mx::sigmoid(gate(1), s);
+    const mx::array cell = mx::tanh(gate(2), s), o = mx::sigmoid(gate(3), s);
+    c = mx::add(mx::multiply(f, c, s), mx::multiply(i, cell, s), s);
+    h = mx::multiply(o, mx::tanh(c, s), s);
+    forward[step] = mx::take(h, 0, 0, s);
+    backward[T - 1 - step] = mx::take(h, 1, 0, s);
+  }
+  return mx::concatenate({mx::stack(forward, 1, s), mx::stack(backward, 1, s)}, 2, s);
+}
+
+// x [B, T, In] -> [B, T, 2H] through the 4 bidirectional layers.
 mx::array PyanNet::lstm(mx::array x) const {
   const mx::Stream s = stream_;
-  const int B = x.shape(0), T = x.shape(1);
-  std::vector<int32_t> reversed(T);
-  for (int t = 0; t < T; ++t) reversed[t] = T - 1 - t;
-  const mx::array backwards(reversed.begin(), {T});
   for (const auto& layer : lstm_) {
-    // Input projections for all frames at once: [2, B, T, 4H], then time-major with the backward
-    // direction's frames reversed: [T, 2, B, 4H].
-    mx::array g = mx::add(mx::matmul(mx::expand_dims(x, 0, s), mx::expand_dims(layer.w_ih_t, 1, s), s),
-                          layer.bias, s);
-    mx::array forward = mx::transpose(mx::take(g, 0, 0, s), {1, 0, 2}, s);
-    mx::array backward = mx::take(mx::transpose(mx::take(g, 1, 0, s), {1, 0, 2}, s), backwards, 0, s);
-    mx::array steps = mx::contiguous(mx::stack({forward, backward}, 1, s), false, s);
-    mx::eval(steps);
-
-    mx::array h = mx::zeros({2, B, kHidden}, mx::float32, s), c = h;
-    std::vector<mx::array> outputs;
-    outputs.reserve(T);
-    for (int t = 0; t < T; ++t) {
-      mx::array gates = mx::add(mx::take(steps, t, 0, s), mx::matmul(h, layer.w_hh_t, s), s);
-      auto gate = [&](int k) { return mx::slice(gates, {0, 0, k * kHidden}, {2, B, (k + 1) * kHidden}, s); };
-      const mx::array i = mx::sigmoid(gate(0), s), f = mx::sigmoid(gate(1), s);
-      const mx::array cell = mx::tanh(gate(2), s), o = mx::sigmoid(gate(3), s);
-      c = mx::add(mx::multiply(f, c, s), mx::multiply(i, cell, s), s);
-      h = mx::multiply(o, mx::tanh(c, s), s);
-      outputs.push_back(h);
-    }
-    mx::array hs = mx::stack(outputs, 0, s);  // [T, 2, B, H]
-    mx::array fwd = mx::transpose(mx::take(hs, 0, 1, s), {1, 0, 2}, s);
-    mx::array bwd = mx::take(mx::transpose(mx::take(hs, 1, 1, s), {1, 0, 2}, s), backwards, 1, s);
-    x = mx::contiguous(mx::concatenate({fwd, bwd}, 2, s), false, s);
+    const int B = x.shape(0), T = x.shape(1);
+    // Input projections for all frames and both directions at once: [B, T, 2, 4H].
+    mx::array gates = mx::reshape(mx::add(mx::matmul(x, layer.w_ih_t, s), layer.bias, s), {B, T, 2, kGates}, s);
+    gates = mx::contiguous(gates, false, s);
+    x = s.device == mx::Device::cpu ? lstm_recurrence(gates, layer.w_hh_t, s) : recurrence(gates, layer, s);
     mx::eval(x);  // bounds the graph to one layer's steps
   }
   return x;

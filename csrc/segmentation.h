@@ -7,15 +7,18 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "direct_conv.h"
 
 namespace wespeaker {
 
 struct LstmLayer {
-  mlx::core::array w_ih_t;  // [2 (forward, backward), In, 4H]
+  mlx::core::array w_ih_t;  // [In, 2 * 4H]: the forward direction's input weights, then the backward's
   mlx::core::array w_hh_t;  // [2, H, 4H]
-  mlx::core::array bias;    // [2, 1, 1, 4H]: b_ih + b_hh
+  mlx::core::array bias;    // [2 * 4H]: b_ih + b_hh of each direction
 };
 
 // Output frames for a chunk of `samples` samples, 0 when it is shorter than one receptive field.
@@ -36,10 +39,12 @@ class PyanNet {
  private:
   mlx::core::array sincnet(mlx::core::array x) const;
   mlx::core::array lstm(mlx::core::array x) const;
+  mlx::core::array sinc_filters(const mlx::core::array& x) const;
 
   mlx::core::Stream stream_;
   std::vector<mlx::core::array> norm_weight_, norm_bias_;  // wav_norm1d, then norm1d.0-2
   std::vector<mlx::core::array> conv_weight_, conv_bias_;  // MLX [O, K, I]; the sinc conv has no bias
+  std::optional<PackedConv> sinc_packed_;                  // the sinc filters for direct_conv, on the CPU
   std::vector<LstmLayer> lstm_;
   std::vector<mlx::core::array> linear_weight_t_, linear_bias_;  // linear.0, linear.1, classifier
   std::mutex mutex_;
