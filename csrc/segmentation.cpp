@@ -70,10 +70,16 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
   linear("classifier", kClasses, kLinear);
   taker.expect_empty();
   if (s.device == mx::Device::cpu) {
-    const int guard = 1;  // direct_conv's zero guard rows around the 80 filters
-    mx::array taps = mx::pad(mx::transpose(conv_weight_[0], {1, 0, 2}, s), {{0, 0}, {guard, guard}, {0, 0}},
-                             mx::array(0.0f), "constant", s);
-    sinc_packed_ = pack_conv(taps, mx::zeros({kSincFilters + 2, 1}, mx::float32, s), s);
+    // direct_conv's layout: [K, O + 2, I] taps and [O + 2, 1] bias with zero guard rows; 60 outputs are
+    // padded to 64, a multiple of its weight packing.
+    for (int c = 0; c < 3; ++c) {
+      const int out = conv_weight_[c].shape(0), padded = (out + 7) / 8 * 8;
+      mx::array taps = mx::pad(mx::transpose(conv_weight_[c], {1, 0, 2}, s), {{0, 0}, {1, 1 + padded - out}, {0, 0}},
+                               mx::array(0.0f), "constant", s);
+      mx::array bias = c == 0 ? mx::zeros({out}, mx::float32, s) : conv_bias_[c - 1];
+      bias = mx::reshape(mx::pad(bias, {1, 1 + padded - out}, mx::array(0.0f), "constant", s), {padded + 2, 1}, s);
+      conv_packed_.push_back(pack_conv(taps, bias, s));
+    }
   }
 
   std::vector<mx::array> all;
@@ -81,7 +87,7 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
     all.insert(all.end(), group->begin(), group->end());
   }
   for (const auto& layer : lstm_) all.insert(all.end(), {layer.w_ih_t, layer.w_hh_t, layer.bias});
-  if (sinc_packed_) all.insert(all.end(), {sinc_packed_->weights, sinc_packed_->bias});
+  for (const auto& conv : conv_packed_) all.insert(all.end(), {conv.weights, conv.bias});
   taker.materialise(all);
 }
 
@@ -96,15 +102,16 @@ int64_t segmentation_frames(int64_t samples) {
   return n;
 }
 
-// x [B, T, C]: InstanceNorm1d over time per channel (biased variance), with its affine transform.
-// Deviations are taken from the first frame before averaging, then the variance in a second pass: the
-// same function, but a (near) constant channel, such as any channel of a silent chunk, then gives
-// deviations of exactly 0 instead of rounding noise that 1 / sqrt(eps) would amplify ~300-fold.
-static mx::array instance_norm(const mx::array& x, const mx::array& weight, const mx::array& bias, mx::Stream s) {
-  const int B = x.shape(0), C = x.shape(2);
-  mx::array shifted = mx::subtract(x, mx::slice(x, {0, 0, 0}, {B, 1, C}, s), s);
-  mx::array centred = mx::subtract(shifted, mx::mean(shifted, 1, true, s), s);
-  mx::array var = mx::mean(mx::square(centred, s), 1, true, s);
+// InstanceNorm1d over time (`axis`) per channel and item (biased variance), with its affine transform,
+// `weight` and `bias` shaped to broadcast against x. Deviations are taken from the first frame before
+// averaging, then the variance in a second pass: the same function, but a (near) constant channel, such
+// as any channel of a silent chunk, then gives deviations of exactly 0 instead of rounding noise that
+// 1 / sqrt(eps) would amplify ~300-fold.
+static mx::array instance_norm(const mx::array& x, const mx::array& weight, const mx::array& bias, int axis,
+                               mx::Stream s) {
+  mx::array shifted = mx::subtract(x, mx::take(x, mx::array({0}), axis, s), s);
+  mx::array centred = mx::subtract(shifted, mx::mean(shifted, axis, true, s), s);
+  mx::array var = mx::mean(mx::square(centred, s), axis, true, s);
   mx::array y = mx::multiply(centred, mx::rsqrt(mx::add(var, mx::array(kNormEps), s), s), s);
   return mx::add(mx::multiply(y, weight, s), bias, s);
 }
@@ -113,46 +120,73 @@ static mx::array leaky_relu(const mx::array& x, mx::Stream s) {
   return mx::maximum(x, mx::multiply(x, mx::array(kLeak), s), s);
 }
 
-// MaxPool1d(3, stride 3) over time of [B, T, C]; a trailing partial window is dropped.
-static mx::array max_pool(const mx::array& x, mx::Stream s) {
-  const int B = x.shape(0), T = x.shape(1) / kPool, C = x.shape(2);
-  mx::array kept = mx::slice(x, {0, 0, 0}, {B, T * kPool, C}, s);
-  return mx::max(mx::reshape(kept, {B, T, kPool, C}, s), 2, false, s);
+// MaxPool1d(3, stride 3) over time (`axis`, followed by at most one more axis); a trailing partial
+// window is dropped.
+static mx::array max_pool(const mx::array& x, int axis, mx::Stream s) {
+  mx::Shape shape = x.shape(), end = x.shape();
+  const int frames = shape[axis] / kPool;
+  end[axis] = frames * kPool;
+  shape[axis] = frames;
+  shape.insert(shape.begin() + axis + 1, kPool);
+  return mx::max(mx::reshape(mx::slice(x, mx::Shape(x.ndim(), 0), end, s), shape, s), axis + 1, false, s);
 }
 
-// |sinc filters * x| for x [B, L, 1] -> [B, (L - 251) / 10 + 1, 80], through direct_conv on the CPU: a
-// stride-10 convolution is 251 taps over the 10 phases of the waveform (tap k reads phase k % 10 at
-// frame offset k / 10), each phase a [1 (+ 2 guard rows), B * ceil(L / 10)] source.
-mx::array PyanNet::sinc_filters(const mx::array& x) const {
+// SincNet on the CPU, channel-major ([C, B, T]) so that every convolution is a direct_conv over the
+// batch's frames laid end to end: the stride-10 sinc convolution is 251 taps over the 10 phases of the
+// waveform (tap k reads phase k % 10 at frame offset k / 10), the others 5 taps at offsets 0-4. Frames
+// whose window runs into the next item (or the zero tail) are computed and dropped.
+mx::array PyanNet::sincnet_direct(mx::array x) const {
   const mx::Stream s = stream_;
-  if (!sinc_packed_) return mx::abs(mx::conv1d(x, conv_weight_[0], kSincStride, 0, 1, 1, s), s);
-  const int B = x.shape(0), L = x.shape(1), columns = (L + kSincStride - 1) / kSincStride, n = B * columns;
-  const int frames = (L - kSincKernel) / kSincStride + 1;
-  mx::array phases = mx::pad(mx::reshape(x, {B, L}, s), {{0, 0}, {0, columns * kSincStride - L}}, mx::array(0.0f),
-                             "constant", s);
+  constexpr int kTail = 32;  // zero columns after the last item: direct_conv reads up to a vector past it
+  const int B = x.shape(0), L = x.shape(1), columns = (L + kSincStride - 1) / kSincStride, n = B * columns + kTail;
+  x = mx::reshape(instance_norm(mx::expand_dims(x, 2, s), norm_weight_[0], norm_bias_[0], 1, s), {B, L}, s);
+  mx::array phases = mx::pad(x, {{0, 0}, {0, columns * kSincStride - L}}, mx::array(0.0f), "constant", s);
   phases = mx::reshape(mx::transpose(mx::reshape(phases, {B, columns, kSincStride}, s), {2, 0, 1}, s),
-                       {kSincStride, 1, n}, s);
-  phases = mx::pad(phases, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);  // [10, 3, n]
+                       {kSincStride, 1, B * columns}, s);
+  phases = mx::pad(phases, {{0, 0}, {1, 1}, {0, kTail}}, mx::array(0.0f), "constant", s);  // [10, 3, n]
   std::vector<mx::array> sources;
   for (int r = 0; r < kSincStride; ++r) {
     sources.push_back(mx::reshape(mx::slice(phases, {r, 0, 0}, {r + 1, 3, n}, s), {3, n}, s));
   }
   std::vector<TapSource> taps;
   for (int k = 0; k < kSincKernel; ++k) taps.push_back({k % kSincStride, k / kSincStride});
-  mx::array y = direct_conv(*sinc_packed_, sources, taps, std::nullopt, std::nullopt, Activation::abs, s);
-  y = mx::reshape(mx::slice(y, {1, 0}, {kSincFilters + 1, n}, s), {kSincFilters, B, columns}, s);
-  return mx::transpose(mx::slice(y, {0, 0, 0}, {kSincFilters, B, frames}, s), {1, 2, 0}, s);
+  // pyannote takes the magnitude of the sinc filters' responses
+  mx::array y = direct_conv(conv_packed_[0], sources, taps, std::nullopt, std::nullopt, Activation::abs, s);
+  int channels = kSincFilters, frames = (L - kSincKernel) / kSincStride + 1, stride = columns;
+  for (int c = 0; c < 3; ++c) {
+    if (c > 0) {
+      const int width = B * stride;
+      mx::array source = mx::pad(mx::reshape(y, {channels, width}, s), {{1, 1}, {0, kTail}}, mx::array(0.0f),
+                                 "constant", s);
+      std::vector<TapSource> conv_taps;
+      for (int k = 0; k < kConvKernel; ++k) conv_taps.push_back({0, k});
+      y = direct_conv(conv_packed_[c], {source}, conv_taps, std::nullopt, std::nullopt, Activation::none, s);
+      channels = kConvChannels;
+      frames -= kConvKernel - 1;
+    }
+    // [C, B, frames] out of the [C' + 2, B * stride + tail] output
+    y = mx::reshape(mx::slice(y, {1, 0}, {channels + 1, B * stride}, s), {channels, B, stride}, s);
+    y = mx::slice(y, {0, 0, 0}, {channels, B, frames}, s);
+    const mx::array weight = mx::reshape(norm_weight_[c + 1], {channels, 1, 1}, s);
+    const mx::array bias = mx::reshape(norm_bias_[c + 1], {channels, 1, 1}, s);
+    y = leaky_relu(instance_norm(max_pool(y, 2, s), weight, bias, 2, s), s);
+    frames /= kPool;
+    stride = frames;
+    y = mx::contiguous(y, false, s);
+  }
+  return mx::transpose(y, {1, 2, 0}, s);
 }
 
 // [B, L] waveforms -> [B, frames, 60] features, channels last.
 mx::array PyanNet::sincnet(mx::array x) const {
   const mx::Stream s = stream_;
-  x = mx::expand_dims(x, 2, s);
-  x = instance_norm(x, norm_weight_[0], norm_bias_[0], s);
+  if (!conv_packed_.empty()) return sincnet_direct(x);
+  x = instance_norm(mx::expand_dims(x, 2, s), norm_weight_[0], norm_bias_[0], 1, s);
   for (int c = 0; c < 3; ++c) {
+    x = mx::conv1d(x, conv_weight_[c], c == 0 ? kSincStride : 1, 0, 1, 1, s);
     // pyannote takes the magnitude of the sinc filters' responses
-    x = c == 0 ? sinc_filters(x) : mx::add(mx::conv1d(x, conv_weight_[c], 1, 0, 1, 1, s), conv_bias_[c - 1], s);
-    x = leaky_relu(instance_norm(max_pool(x, s), norm_weight_[c + 1], norm_bias_[c + 1], s), s);
+    x = c == 0 ? mx::abs(x, s) : mx::add(x, conv_bias_[c - 1], s);
+    x = leaky_relu(instance_norm(max_pool(x, 1, s), norm_weight_[c + 1], norm_bias_[c + 1], 1, s), s);
   }
   return x;
 }

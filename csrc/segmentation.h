@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,12 +38,12 @@ class PyanNet {
  private:
   mlx::core::array sincnet(mlx::core::array x) const;
   mlx::core::array lstm(mlx::core::array x) const;
-  mlx::core::array sinc_filters(const mlx::core::array& x) const;
+  mlx::core::array sincnet_direct(mlx::core::array x) const;
 
   mlx::core::Stream stream_;
   std::vector<mlx::core::array> norm_weight_, norm_bias_;  // wav_norm1d, then norm1d.0-2
   std::vector<mlx::core::array> conv_weight_, conv_bias_;  // MLX [O, K, I]; the sinc conv has no bias
-  std::optional<PackedConv> sinc_packed_;                  // the sinc filters for direct_conv, on the CPU
+  std::vector<PackedConv> conv_packed_;                    // the same for direct_conv, on the CPU
   std::vector<LstmLayer> lstm_;
   std::vector<mlx::core::array> linear_weight_t_, linear_bias_;  // linear.0, linear.1, classifier
   std::mutex mutex_;
