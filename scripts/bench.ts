@@ -815,7 +815,7 @@ function header(results: Results): string {
     `(sha256 ${native?.sha256.slice(0, 12) ?? "?"}); source ${results.source}`,
     ...warnings(results).map((w) => `- WARNING: ${w}; timings are noisy`),
     `- BLAS: ${blas}; mapped in the wespeaker process: ${native?.blas.join(", ") ?? "?"}`,
-    `- threads: ${settings.threads} (OpenBLAS for wespeaker and the roofline, intraOpNumThreads for ` +
+    `- threads: ${settings.threads} (libwespeaker's CPU kernels and OpenBLAS, the roofline's too; intraOpNumThreads for ` +
     `ONNX Runtime, numThreads for sherpa-onnx)`,
     `- weights: ${results.weights}`,
     `- timing: ${policy.warmup} warm-up, then at least ${policy.minRuns} runs and ${policy.minSeconds} s ` +
