@@ -9,9 +9,7 @@
 #include <mlx/primitives.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <stdexcept>
-#include <string>
 
 namespace mx = mlx::core;
 

@@ -1,11 +1,11 @@
-// The trunk's convolutions on the CPU: a direct-convolution MLX primitive.
+// Convolutions on the CPU (the ResNet trunk's, SincNet's): a direct-convolution MLX primitive.
 //
 // Per kernel tap, MLX's route is a matrix product over the whole activation (resnet.cpp, conv()): nine
 // passes over the input and the accumulator per layer, through BLAS calls with K = C as small as 32, which
 // on a 2-core AVX-512 machine reached ~40-70% of the matmul roofline (stage 1 worst). This primitive
 // computes a block of output channels x pixels in registers over all input channels and taps, then adds
-// the bias, the residual, the ReLU and the grid's mask on the way out: one pass per layer, nothing but
-// the output written.
+// the bias, the residual, the activation and the grid's mask on the way out: one pass per layer, nothing
+// but the output written: 85-96% of that machine's FMA peak, against 40-70% of the roofline before.
 #pragma once
 
 #include <mlx/array.h>
@@ -17,7 +17,7 @@
 
 namespace wespeaker {
 
-// Weights of one convolution packed for the kernel: [O / 4][C][taps][4] floats, and the [O] bias.
+// Weights of one convolution packed for the kernel: [O / 8][taps][C][8] floats, and the [O] bias.
 struct PackedConv {
   mlx::core::array weights;
   mlx::core::array bias;
