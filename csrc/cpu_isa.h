@@ -1,5 +1,8 @@
-// Which vector instructions libwespeaker's own CPU kernels use.
+// Which vector instructions libwespeaker's own CPU kernels use, and the vector types they are written
+// in (GCC/Clang vector extensions: each kernel is compiled once per instruction set from one template).
 #pragma once
+
+#include <cstdint>
 
 namespace wespeaker {
 
@@ -9,5 +12,35 @@ enum class CpuIsa { avx512, avx2, baseline };
 // baseline, NEON on arm64), capped by WESPEAKER_CPU_KERNEL=avx512|avx2|baseline so that the tests can
 // check each kernel on one machine. Read once.
 CpuIsa cpu_isa();
+
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
+
+// Unaligned loads and stores of a vector, or of its first n lanes (the rest read as 0). always_inline,
+// as everything the kernels call: inlined into a target("avx512f") caller, they compile for it.
+template <class V>
+__attribute__((always_inline)) inline V load(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <class V>
+__attribute__((always_inline)) inline void store(float* p, V v) {
+  __builtin_memcpy(p, &v, sizeof(V));
+}
+
+template <class V>
+__attribute__((always_inline)) inline V load_first(const float* p, int64_t n) {
+  V v = {};
+  __builtin_memcpy(&v, p, n * sizeof(float));
+  return v;
+}
+
+template <class V>
+__attribute__((always_inline)) inline void store_first(float* p, V v, int64_t n) {
+  __builtin_memcpy(p, &v, n * sizeof(float));
+}
 
 }  // namespace wespeaker

@@ -18,10 +18,6 @@ namespace {
 
 constexpr int kPack = 8;  // output channels per packed weight group (every width of the trunk divides by it)
 
-typedef float v4 __attribute__((vector_size(16)));
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v16 __attribute__((vector_size(64)));
-
 // What one call computes, as raw pointers into evaluated, row-contiguous arrays.
 struct Job {
   const float* const* src;     // per tap: channel 0 of its source, moved by the tap's offset
@@ -34,25 +30,6 @@ struct Job {
   Activation activation;
   float* out;  // channel 0 (row 1) of the output
 };
-
-template <class V>
-__attribute__((always_inline)) inline V load(const float* p) {
-  V v;
-  __builtin_memcpy(&v, p, sizeof(V));
-  return v;
-}
-
-template <class V>
-__attribute__((always_inline)) inline V load_first(const float* p, int64_t n) {
-  V v = {};
-  __builtin_memcpy(&v, p, n * sizeof(float));
-  return v;
-}
-
-template <class V>
-__attribute__((always_inline)) inline void store_first(float* p, V v, int64_t n) {
-  __builtin_memcpy(p, &v, n * sizeof(float));
-}
 
 // Output channels [o0, o0 + OB) at the `valid` pixels from p on (at most PV vectors' worth). Sources are
 // read a full vector at a time: every source has a zero guard row after its last channel, which the
@@ -213,17 +190,17 @@ class DirectConv : public mx::UnaryPrimitive {
 }  // namespace
 
 PackedConv pack_conv(const mx::array& taps, const mx::array& bias, mx::Stream s) {
-  const int k = taps.shape(0), out = taps.shape(1) - 2, in = taps.shape(2);
-  mx::array w = mx::slice(taps, {0, 1, 0}, {k, out + 1, in}, s);                     // [taps, O, C]
-  w = mx::transpose(mx::reshape(w, {k, out / kPack, kPack, in}, s), {1, 0, 3, 2}, s);  // [O/8, taps, C, 8]
-  return PackedConv{mx::contiguous(w, false, s), mx::reshape(mx::slice(bias, {1, 0}, {out + 1, 1}, s), {out}, s),
-                    out, in, k};
+  const int k = taps.shape(0), out = taps.shape(1), in = taps.shape(2);
+  if (out % kPack != 0) throw std::logic_error("pack_conv: output channels are not a multiple of 8");
+  // [O / 8, taps, C, 8]
+  mx::array w = mx::transpose(mx::reshape(taps, {k, out / kPack, kPack, in}, s), {1, 0, 3, 2}, s);
+  return PackedConv{mx::contiguous(w, false, s), bias, out, in, k};
 }
 
 mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sources, const std::vector<TapSource>& taps,
-                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask, Activation activation,
-                      mx::Stream stream) {
-  if (conv.out_channels % kPack != 0 || int(taps.size()) != conv.taps) {
+                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
+                      Activation activation, mx::Stream stream) {
+  if (int(taps.size()) != conv.taps) {
     throw std::logic_error("direct_conv: weights and taps do not match");
   }
   std::vector<mx::array> inputs{conv.weights, conv.bias};

@@ -24,7 +24,7 @@ struct PackedConv {
   int out_channels = 0, in_channels = 0, taps = 0;
 };
 
-// From the [taps, O + 2, C] tap matrices and [O + 2, 1] bias of resnet.h's Conv (guard rows dropped).
+// From [taps, O, C] tap matrices and the [O] bias; O a multiple of 8.
 PackedConv pack_conv(const mlx::core::array& taps, const mlx::core::array& bias, mlx::core::Stream stream);
 
 // One tap of a convolution: which source it reads (an index into the sources given to direct_conv) and

@@ -17,10 +17,6 @@ namespace mx = mlx::core;
 namespace wespeaker {
 namespace {
 
-typedef float v4 __attribute__((vector_size(16)));
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v16 __attribute__((vector_size(64)));
-
 struct Direction {
   const float* gates;  // row (b, t) at b * gate_item + t * gate_frame: [4H] input projection + biases
   const float* w;      // [H, 4H]
@@ -37,13 +33,11 @@ __attribute__((always_inline)) inline void product_block(const float* h, const f
   constexpr int W = sizeof(V) / sizeof(float);
   V acc[RB][2];
   for (int r = 0; r < RB; ++r) {
-    __builtin_memcpy(&acc[r][0], g + (b0 + r) * G + j, sizeof(V));
-    __builtin_memcpy(&acc[r][1], g + (b0 + r) * G + j + W, sizeof(V));
+    acc[r][0] = load<V>(g + (b0 + r) * G + j);
+    acc[r][1] = load<V>(g + (b0 + r) * G + j + W);
   }
   for (int k = 0; k < H; ++k) {
-    V w0, w1;
-    __builtin_memcpy(&w0, w + k * G + j, sizeof(V));
-    __builtin_memcpy(&w1, w + k * G + j + W, sizeof(V));
+    const V w0 = load<V>(w + k * G + j), w1 = load<V>(w + k * G + j + W);
     for (int r = 0; r < RB; ++r) {
       const V hk = h[(b0 + r) * H + k] - V{};  // a broadcast (V{} + x would add a zero first)
       acc[r][0] += hk * w0;
@@ -51,8 +45,8 @@ __attribute__((always_inline)) inline void product_block(const float* h, const f
     }
   }
   for (int r = 0; r < RB; ++r) {
-    __builtin_memcpy(g + (b0 + r) * G + j, &acc[r][0], sizeof(V));
-    __builtin_memcpy(g + (b0 + r) * G + j + W, &acc[r][1], sizeof(V));
+    store(g + (b0 + r) * G + j, acc[r][0]);
+    store(g + (b0 + r) * G + j + W, acc[r][1]);
   }
 }
 
@@ -116,17 +110,13 @@ __attribute__((always_inline)) inline void run_direction(const Direction& d) {
       const float* gb = g.data() + b * G;
       float* out = d.out + b * d.out_item + t * d.out_frame;
       for (int k = 0; k < H; k += W) {
-        V gi, gf, gc, go, cell;
-        __builtin_memcpy(&gi, gb + k, sizeof(V));
-        __builtin_memcpy(&gf, gb + H + k, sizeof(V));
-        __builtin_memcpy(&gc, gb + 2 * H + k, sizeof(V));
-        __builtin_memcpy(&go, gb + 3 * H + k, sizeof(V));
-        __builtin_memcpy(&cell, c.data() + b * H + k, sizeof(V));
-        cell = vsigmoid(gf) * cell + vsigmoid(gi) * vtanh(gc);
+        const V gi = load<V>(gb + k), gf = load<V>(gb + H + k);
+        const V gc = load<V>(gb + 2 * H + k), go = load<V>(gb + 3 * H + k);
+        const V cell = vsigmoid(gf) * load<V>(c.data() + b * H + k) + vsigmoid(gi) * vtanh(gc);
         const V hidden = vsigmoid(go) * vtanh(cell);
-        __builtin_memcpy(c.data() + b * H + k, &cell, sizeof(V));
-        __builtin_memcpy(h.data() + b * H + k, &hidden, sizeof(V));
-        __builtin_memcpy(out + k, &hidden, sizeof(V));
+        store(c.data() + b * H + k, cell);
+        store(h.data() + b * H + k, hidden);
+        store(out + k, hidden);
       }
     }
   }

@@ -33,29 +33,26 @@ constexpr int64_t kMaxElements = int64_t(1) << 31;                          // p
 // once in a graph): past ~22 minutes of audio in one call the peak would outgrow typical machines,
 // so longer input is refused with a pointer to windowed embedding rather than risking the OOM killer.
 constexpr int64_t kMaxBatchFrames = WESPEAKER_MAX_BATCH_FRAMES;
-// The trunk runs on pieces at a time: a long clip cut into kPieceFrames frames, short clips grouped up to
-// kGroupFrames frames in all, which bounds its memory whatever the request. Each time piece is computed with
-// kHalo more frames on either side: what a level-3 frame depends on (3x3 convs and strides, summed
+// The trunk runs on pieces at a time: a long clip cut into kPieceFrames frames, short clips grouped up
+// to kGroupFrames frames in all, which bounds its memory whatever the request. Each time piece is
+// computed with kHalo more frames on either side: what a level-3 frame depends on (3x3 convs and strides, summed
 // over the layers, reach 112 input frames each way), so the frames it keeps are exactly the whole clip's.
 constexpr int64_t kPieceFrames = 2048;
 // Larger groups only outgrow the cache (16 clips of 10 s: 3-4% slower per clip in pairs than one at a time).
 constexpr int64_t kGroupFrames = 1024;
 constexpr int64_t kHalo = 112;
 
-// [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows.
+// [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows;
+// on the CPU, direct_conv's packing of the [kH * kW, O, I] taps instead.
 Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in) {
   const mx::Stream s = taker.stream();
   mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
+  if (s.device == mx::Device::cpu) return Conv{mx::array(0.0f), mx::array(0.0f), pack_conv(taps, bias, s)};
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
-  Conv conv{mx::contiguous(taps, false, s),
-            mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s), std::nullopt};
-  if (s.device == mx::Device::cpu) {
-    conv.packed = pack_conv(conv.taps, conv.bias, s);
-    conv.taps = conv.bias = mx::array(0.0f);
-  }
-  return conv;
+  return Conv{mx::contiguous(taps, false, s),
+              mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s), std::nullopt};
 }
 
 // The taps of a 3x3 conv (pad 1) on a grid of `cols` columns: stride 1 reads its one source around each
@@ -255,22 +252,24 @@ std::vector<mx::array> phases(const mx::array& x, const Grid& in, const Grid& ou
 // where block() reads x at each tap, and conv2 takes the shortcut (or x) as its residual, writing over it.
 mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& in, const Grid& out) const {
   std::vector<mx::array> sources = b.stride == 1 ? std::vector<mx::array>{x} : phases(x, in, out, stream_);
-  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask, Activation::relu,
-                            stream_);
+  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask,
+                            Activation::relu, stream_);
   mx::eval(y);
   if (b.shortcut) {
-    x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, Activation::none, stream_);
+    x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, Activation::none,
+                    stream_);
   }
   sources.clear();
-  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, Activation::relu, stream_);
+  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, Activation::relu,
+                     stream_);
 }
 
 // x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
 mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   size_t level = 0;
   const bool direct = conv1_.packed.has_value();
-  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask, Activation::relu,
-                           stream_)
+  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask,
+                           Activation::relu, stream_)
              : activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
   for (const auto& b : blocks_) {
     const size_t from = level;

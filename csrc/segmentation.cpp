@@ -70,15 +70,13 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
   linear("classifier", kClasses, kLinear);
   taker.expect_empty();
   if (s.device == mx::Device::cpu) {
-    // direct_conv's layout: [K, O + 2, I] taps and [O + 2, 1] bias with zero guard rows; 60 outputs are
-    // padded to 64, a multiple of its weight packing.
+    // direct_conv's [K, O, I] taps and [O] bias; 60 outputs are padded to 64, a multiple of its packing.
     for (int c = 0; c < 3; ++c) {
-      const int out = conv_weight_[c].shape(0), padded = (out + 7) / 8 * 8;
-      mx::array taps = mx::pad(mx::transpose(conv_weight_[c], {1, 0, 2}, s), {{0, 0}, {1, 1 + padded - out}, {0, 0}},
+      const int out = conv_weight_[c].shape(0), extra = (out + 7) / 8 * 8 - out;
+      mx::array taps = mx::pad(mx::transpose(conv_weight_[c], {1, 0, 2}, s), {{0, 0}, {0, extra}, {0, 0}},
                                mx::array(0.0f), "constant", s);
       mx::array bias = c == 0 ? mx::zeros({out}, mx::float32, s) : conv_bias_[c - 1];
-      bias = mx::reshape(mx::pad(bias, {1, 1 + padded - out}, mx::array(0.0f), "constant", s), {padded + 2, 1}, s);
-      conv_packed_.push_back(pack_conv(taps, bias, s));
+      conv_packed_.push_back(pack_conv(taps, mx::pad(bias, {0, extra}, mx::array(0.0f), "constant", s), s));
     }
   }
 
