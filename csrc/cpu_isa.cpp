@@ -8,7 +8,8 @@ namespace {
 
 CpuIsa detect_isa() {
   const char* forced = std::getenv("WESPEAKER_CPU_KERNEL");
-  const std::string widest = forced ? forced : "avx512";
+  std::string widest = forced ? forced : "avx512";
+  if (widest != "avx2" && widest != "baseline") widest = "avx512";  // unset or unknown: no cap
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (widest == "avx512" && __builtin_cpu_supports("avx512f")) return CpuIsa::avx512;

@@ -9,8 +9,8 @@ namespace wespeaker {
 enum class CpuIsa { avx512, avx2, baseline };
 
 // The widest set this CPU runs (x86-64: AVX-512F, else AVX2 with FMA, else SSE2; elsewhere the
-// baseline, NEON on arm64), capped by WESPEAKER_CPU_KERNEL=avx512|avx2|baseline so that the tests can
-// check each kernel on one machine. Read once.
+// baseline, NEON on arm64), capped by WESPEAKER_CPU_KERNEL=avx512|avx2|baseline (so that the tests can
+// check each kernel on one machine; any other value caps nothing). Read once.
 CpuIsa cpu_isa();
 
 typedef float v4 __attribute__((vector_size(16)));
