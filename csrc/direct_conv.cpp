@@ -1,6 +1,6 @@
 #include "direct_conv.h"
 
-#include "cpu_isa.h"
+#include "conv_kernel.h"
 #include "workers.h"
 
 #include <mlx/allocator.h>
@@ -16,26 +16,11 @@ namespace mx = mlx::core;
 namespace wespeaker {
 namespace {
 
-constexpr int kPack = 8;  // output channels per packed weight group (every width of the trunk divides by it)
-
-// What one call computes, as raw pointers into evaluated, row-contiguous arrays.
-struct Job {
-  const float* const* src;     // per tap: channel 0 of its source, moved by the tap's offset
-  int64_t n;                   // pixels, also the channel stride of sources, residual and output
-  int taps, in_channels, out_channels;
-  const float* weights;   // [O / 8][taps][C][8]
-  const float* bias;      // [O]
-  const float* residual;  // its channel 0, or null
-  const float* mask;      // [N], or null
-  Activation activation;
-  float* out;  // channel 0 (row 1) of the output
-};
-
 // Output channels [o0, o0 + OB) at the `valid` pixels from p on (at most PV vectors' worth). Sources are
 // read a full vector at a time: every source has a zero guard row after its last channel, which the
 // reads past pixel N - 1 (at most a vector plus one grid row) stay inside.
 template <class V, int OB, int PV>
-__attribute__((always_inline)) inline void block(const Job& j, int o0, int64_t p, int64_t valid) {
+__attribute__((always_inline)) inline void block(const ConvJob& j, int o0, int64_t p, int64_t valid) {
   constexpr int W = sizeof(V) / sizeof(float);
   V acc[OB][PV];
   for (int k = 0; k < OB; ++k) {
@@ -43,29 +28,12 @@ __attribute__((always_inline)) inline void block(const Job& j, int o0, int64_t p
     for (int v = 0; v < PV; ++v) acc[k][v] = b;
   }
   const float* w = j.weights + int64_t(o0 / kPack) * j.taps * j.in_channels * kPack + o0 % kPack;
-  for (int t = 0; t < j.taps; ++t) {
-    const float* s = j.src[t] + p;
-    for (int c = 0; c < j.in_channels; ++c, s += j.n, w += kPack) {
-      V x[PV];
-      for (int v = 0; v < PV; ++v) x[v] = load<V>(s + v * W);
-      for (int k = 0; k < OB; ++k) {
-        const V wk = w[k] - V{};  // a broadcast: V{} + w would add a zero first (-0 + 0 is +0)
-        for (int v = 0; v < PV; ++v) acc[k][v] += wk * x[v];
-      }
-    }
+  for (int t = 0; t < j.taps; ++t, w += j.in_channels * kPack) {
+    multiply_accumulate<V, OB, PV>(acc, w, j.src[t] + p, j.n, j.in_channels);
   }
   for (int k = 0; k < OB; ++k) {
-    const int64_t row = int64_t(o0 + k) * j.n;
-    for (int v = 0; v < PV; ++v) {
-      const int64_t at = p + v * W, n = std::min<int64_t>(W, valid - v * W);
-      if (n <= 0) break;
-      V y = acc[k][v];
-      if (j.residual) y += n == W ? load<V>(j.residual + row + at) : load_first<V>(j.residual + row + at, n);
-      // NaN stays NaN through both, as through mx::maximum and mx::abs, for the final checks to see.
-      if (j.activation == Activation::relu) y = y < 0 ? V{} : y;
-      if (j.activation == Activation::abs) y = y < 0 ? -y : y;
-      if (j.mask) y *= n == W ? load<V>(j.mask + at) : load_first<V>(j.mask + at, n);
-      store_first(j.out + row + at, y, n);
+    for (int v = 0; v < PV && v * W < valid; ++v) {
+      finish(j, o0 + k, p + v * W, acc[k][v], std::min<int64_t>(W, valid - v * W));
     }
   }
 }
@@ -73,7 +41,7 @@ __attribute__((always_inline)) inline void block(const Job& j, int o0, int64_t p
 // Pixels [p0, p1): a few register blocks' worth at a time, every output channel over them while their
 // inputs are in cache.
 template <class V, int OB, int PV>
-__attribute__((always_inline)) inline void run_range(const Job& j, int64_t p0, int64_t p1) {
+__attribute__((always_inline)) inline void run_range(const ConvJob& j, int64_t p0, int64_t p1) {
   constexpr int64_t W = sizeof(V) / sizeof(float), span = PV * W, chunk = 4 * span;
   for (int64_t q = p0; q < p1; q += chunk) {
     const int64_t q1 = std::min(p1, q + chunk);
@@ -88,18 +56,18 @@ __attribute__((always_inline)) inline void run_range(const Job& j, int64_t p0, i
 // Register blocks sized to each instruction set's vector registers (32 x 512-bit, 16 x 256-bit,
 // 16 x 128-bit on x86-64's baseline SSE2, 32 x 128-bit on arm64's NEON).
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) void run_avx512(const Job& j, int64_t p0, int64_t p1) {
+__attribute__((target("avx512f,fma"))) void run_avx512(const ConvJob& j, int64_t p0, int64_t p1) {
   run_range<v16, 4, 6>(j, p0, p1);
 }
-__attribute__((target("avx2,fma"))) void run_avx2(const Job& j, int64_t p0, int64_t p1) {
+__attribute__((target("avx2,fma"))) void run_avx2(const ConvJob& j, int64_t p0, int64_t p1) {
   run_range<v8, 4, 3>(j, p0, p1);
 }
-void run_baseline(const Job& j, int64_t p0, int64_t p1) { run_range<v4, 4, 2>(j, p0, p1); }
+void run_baseline(const ConvJob& j, int64_t p0, int64_t p1) { run_range<v4, 4, 2>(j, p0, p1); }
 #else
-void run_baseline(const Job& j, int64_t p0, int64_t p1) { run_range<v4, 4, 5>(j, p0, p1); }
+void run_baseline(const ConvJob& j, int64_t p0, int64_t p1) { run_range<v4, 4, 5>(j, p0, p1); }
 #endif
 
-using Runner = void (*)(const Job&, int64_t, int64_t);
+using Runner = void (*)(const ConvJob&, int64_t, int64_t);
 
 Runner pick_runner() {
   switch (cpu_isa()) {
@@ -114,7 +82,9 @@ Runner pick_runner() {
   }
 }
 
-void run(const Job& j) {
+}  // namespace
+
+void run_direct(const ConvJob& j) {
   static const Runner runner = pick_runner();
   Workers& workers = Workers::shared();
   // Even the narrowest layer does ~300 multiply-adds per pixel: a few register blocks are worth a thread.
@@ -124,16 +94,20 @@ void run(const Job& j) {
   workers.run(parts, [&](int i) { runner(j, i * per, std::min(j.n, (i + 1) * per)); });
 }
 
+namespace {
+
 class DirectConv : public mx::UnaryPrimitive {
  public:
+  // winograd_cols: 0 for the direct kernel, else the grid's columns for the Winograd one.
   DirectConv(mx::Stream stream, std::vector<TapSource> taps, int sources, bool residual, bool mask,
-             Activation activation)
+             Activation activation, int64_t winograd_cols)
       : mx::UnaryPrimitive(stream),
         taps_(std::move(taps)),
         sources_(sources),
         residual_(residual),
         mask_(mask),
-        activation_(activation) {}
+        activation_(activation),
+        winograd_cols_(winograd_cols) {}
 
   // inputs: weights, bias, the sources, then the residual and the mask where given.
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
@@ -149,8 +123,9 @@ class DirectConv : public mx::UnaryPrimitive {
     } else {
       out.set_data(mx::allocator::malloc(out.nbytes()));
     }
-    Job j{};
+    ConvJob j{};
     j.n = n;
+    j.cols = winograd_cols_;
     j.taps = int(taps_.size());
     j.out_channels = out_channels;
     j.in_channels = int(weights.shape(2));
@@ -170,7 +145,7 @@ class DirectConv : public mx::UnaryPrimitive {
       j.src = sources.data();
       std::fill_n(data, n, 0.0f);
       std::fill_n(data + (out_channels + 1) * n, n, 0.0f);
-      run(j);
+      j.cols ? run_winograd(j) : run_direct(j);
     });
   }
 
@@ -185,6 +160,7 @@ class DirectConv : public mx::UnaryPrimitive {
   int sources_;
   bool residual_, mask_;
   Activation activation_;
+  int64_t winograd_cols_;
 };
 
 }  // namespace
@@ -197,21 +173,54 @@ PackedConv pack_conv(const mx::array& taps, const mx::array& bias, mx::Stream s)
   return PackedConv{mx::contiguous(w, false, s), bias, out, in, k};
 }
 
-mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sources, const std::vector<TapSource>& taps,
-                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
-                      Activation activation, mx::Stream stream) {
-  if (int(taps.size()) != conv.taps) {
-    throw std::logic_error("direct_conv: weights and taps do not match");
-  }
+namespace {
+
+mx::array make_conv(const PackedConv& conv, const std::vector<mx::array>& sources, std::vector<TapSource> taps,
+                    const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
+                    Activation activation, int64_t winograd_cols, mx::Stream stream) {
   std::vector<mx::array> inputs{conv.weights, conv.bias};
   inputs.insert(inputs.end(), sources.begin(), sources.end());
   if (residual) inputs.push_back(*residual);
   if (mask) inputs.push_back(*mask);
   const int n = sources.front().shape(1);
   return mx::array({conv.out_channels + 2, n}, mx::float32,
-                   std::make_shared<DirectConv>(stream, taps, int(sources.size()), residual.has_value(),
-                                                mask.has_value(), activation),
+                   std::make_shared<DirectConv>(stream, std::move(taps), int(sources.size()), residual.has_value(),
+                                                mask.has_value(), activation, winograd_cols),
                    std::move(inputs));
+}
+
+}  // namespace
+
+mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sources, const std::vector<TapSource>& taps,
+                      const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
+                      Activation activation, mx::Stream stream) {
+  if (int(taps.size()) != conv.taps || conv.winograd) {
+    throw std::logic_error("direct_conv: weights and taps do not match");
+  }
+  return make_conv(conv, sources, taps, residual, mask, activation, 0, stream);
+}
+
+PackedConv pack_winograd(const mx::array& taps, const mx::array& bias, mx::Stream s) {
+  const int out = taps.shape(1), in = taps.shape(2);
+  if (taps.shape(0) != 9) throw std::logic_error("pack_winograd: not a 3x3 convolution");
+  // G g G^T per (o, c), g[i][j] = taps[3 i + j]: along time (j) first, then along frequency (i).
+  const float g_rows[] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
+  const mx::array G(g_rows, {4, 3});
+  mx::array g = mx::reshape(mx::transpose(mx::reshape(taps, {3, 3, out * in}, s), {1, 0, 2}, s), {3, 3 * out * in}, s);
+  mx::array half = mx::reshape(mx::matmul(G, g, s), {4, 3, out * in}, s);  // [b][i]
+  half = mx::reshape(mx::transpose(half, {1, 0, 2}, s), {3, 4 * out * in}, s);
+  PackedConv packed = pack_conv(mx::reshape(mx::matmul(G, half, s), {16, out, in}, s), bias, s);
+  packed.winograd = true;
+  return packed;
+}
+
+mx::array winograd_conv(const PackedConv& conv, const mx::array& source, int64_t cols,
+                        const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
+                        Activation activation, mx::Stream stream) {
+  if (!conv.winograd || cols < 1 || source.shape(1) % cols != 0) {
+    throw std::logic_error("winograd_conv: not Winograd weights, or not a grid of that width");
+  }
+  return make_conv(conv, {source}, {{0, 0}}, residual, mask, activation, cols, stream);
 }
 
 }  // namespace wespeaker

@@ -41,15 +41,21 @@ constexpr int64_t kPieceFrames = 2048;
 // Larger groups only outgrow the cache (16 clips of 10 s: 3-4% slower per clip in pairs than one at a time).
 constexpr int64_t kGroupFrames = 1024;
 constexpr int64_t kHalo = 112;
+// Narrower layers spend too large a share on Winograd's transforms for its 2.25x fewer multiplications to pay.
+constexpr int kWinogradChannels = 32;
 
 // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows;
-// on the CPU, direct_conv's packing of the [kH * kW, O, I] taps instead.
-Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in) {
+// on the CPU, direct_conv's packing of the [kH * kW, O, I] taps instead, or winograd_conv's for the
+// stride-1 3x3 convs (`winograd`) whose input has at least kWinogradChannels channels.
+Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in, bool winograd = false) {
   const mx::Stream s = taker.stream();
   mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
-  if (s.device == mx::Device::cpu) return Conv{mx::array(0.0f), mx::array(0.0f), pack_conv(taps, bias, s)};
+  if (s.device == mx::Device::cpu) {
+    const bool use_winograd = winograd && in >= kWinogradChannels;
+    return Conv{mx::array(0.0f), mx::array(0.0f), use_winograd ? pack_winograd(taps, bias, s) : pack_conv(taps, bias, s)};
+  }
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
   return Conv{mx::contiguous(taps, false, s),
               mx::reshape(mx::pad(bias, {1, 1}, mx::array(0.0f), "constant", s), {out + 2, 1}, s), std::nullopt};
@@ -154,8 +160,8 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
     for (int b = 0; b < kStageBlocks[stage]; ++b) {
       const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
       const int stride = b == 0 ? kStageStrides[stage] : 1;
-      BasicBlock block{take_conv(taker, prefix + "conv1", out, 3, in), take_conv(taker, prefix + "conv2", out, 3, out),
-                       std::nullopt, stride};
+      BasicBlock block{take_conv(taker, prefix + "conv1", out, 3, in, stride == 1),
+                       take_conv(taker, prefix + "conv2", out, 3, out, true), std::nullopt, stride};
       if (stride != 1 || in != out) block.shortcut = take_conv(taker, prefix + "shortcut", out, 1, in);
       blocks_.push_back(std::move(block));
       in = out;
@@ -252,24 +258,28 @@ std::vector<mx::array> phases(const mx::array& x, const Grid& in, const Grid& ou
 // where block() reads x at each tap, and conv2 takes the shortcut (or x) as its residual, writing over it.
 mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& in, const Grid& out) const {
   std::vector<mx::array> sources = b.stride == 1 ? std::vector<mx::array>{x} : phases(x, in, out, stream_);
-  mx::array y = direct_conv(*b.conv1.packed, sources, taps3x3(b.stride, out.cols()), std::nullopt, out.mask,
-                            Activation::relu, stream_);
+  mx::array y = conv3x3(*b.conv1.packed, sources, b.stride, out, std::nullopt);
   mx::eval(y);
   if (b.shortcut) {
     x = direct_conv(*b.shortcut->packed, {sources.front()}, {{0, 0}}, std::nullopt, std::nullopt, Activation::none,
                     stream_);
   }
   sources.clear();
-  return direct_conv(*b.conv2.packed, {y}, taps3x3(1, out.cols()), std::move(x), out.mask, Activation::relu,
-                     stream_);
+  return conv3x3(*b.conv2.packed, {y}, 1, out, std::move(x));
+}
+
+// A 3x3 conv with ReLU and the mask of grid `out`, by Winograd where its weights are packed for it.
+mx::array ResNet34::conv3x3(const PackedConv& c, const std::vector<mx::array>& sources, int stride, const Grid& out,
+                            std::optional<mx::array> residual) const {
+  if (c.winograd) return winograd_conv(c, sources.front(), out.cols(), residual, out.mask, Activation::relu, stream_);
+  return direct_conv(c, sources, taps3x3(stride, out.cols()), residual, out.mask, Activation::relu, stream_);
 }
 
 // x: the [3, N] input (one channel) on grids[0]; returns the last stage's [258, N] on grids[3].
 mx::array ResNet34::trunk(mx::array x, const std::vector<Grid>& grids) const {
   size_t level = 0;
   const bool direct = conv1_.packed.has_value();
-  x = direct ? direct_conv(*conv1_.packed, {x}, taps3x3(1, grids[0].cols()), std::nullopt, grids[0].mask,
-                           Activation::relu, stream_)
+  x = direct ? conv3x3(*conv1_.packed, {x}, 1, grids[0], std::nullopt)
              : activate(conv(conv1_.bias, x, conv1_, grids[0], grids[0], 1), grids[0]);
   for (const auto& b : blocks_) {
     const size_t from = level;

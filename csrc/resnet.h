@@ -74,6 +74,8 @@ class ResNet34 {
   mlx::core::array activate(const mlx::core::array& x, const Grid& grid) const;
   mlx::core::array block(mlx::core::array x, const BasicBlock& b, const Grid& in, const Grid& out) const;
   mlx::core::array trunk(mlx::core::array x, const std::vector<Grid>& grids) const;
+  mlx::core::array conv3x3(const PackedConv& c, const std::vector<mlx::core::array>& sources, int stride,
+                           const Grid& out, std::optional<mlx::core::array> residual) const;
   mlx::core::array direct_block(mlx::core::array x, const BasicBlock& b, const Grid& in, const Grid& out) const;
   mlx::core::array trunk_frames(const EmbedRequest& r, const std::vector<std::array<int64_t, 4>>& valid,
                                 int64_t b0, int64_t b1, int64_t c0, int64_t c1) const;

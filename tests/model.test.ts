@@ -161,6 +161,24 @@ describe("WeSpeakerModel", () => {
     );
   });
 
+  // The trunk's last grids are then only a few points wide: its kernels read past them, where the
+  // native code must pad; inside a longer batch, the same clip runs on wide grids.
+  test("the shortest clips embed alone as they do inside a padded batch", () => {
+    for (const frames of [9, 12, 16, 17, 25]) {
+      const clip = syntheticFeatures(frames, frames);
+      const alone = embedNative(handle, { features: clip, batch: 1, frames });
+      const features = syntheticFeatures(99, 2 * 200);
+      features.set(clip);
+      const batched = embedNative(handle, {
+        features,
+        batch: 2,
+        frames: 200,
+        lengths: BigInt64Array.of(BigInt(frames), 200n),
+      });
+      compare(alone, Array.from(batched.subarray(0, 256)), `${frames} frames`, 1e-5, 0.99999);
+    }
+  });
+
   test("embedBatch names the clip at fault", () => {
     throws(
       () => model.embedBatch([testSignal(16000, 1), new Float32Array(100)], 16000),
