@@ -45,18 +45,36 @@ __attribute__((always_inline)) inline void multiply_accumulate(V (&acc)[OB][PV],
   }
 }
 
-// Output channel o at pixels [at, at + count), count <= W, from the sums y (bias included): the
-// residual, the activation and the mask applied, then stored.
+// The activation of a float or of a vector. NaN stays NaN, as through mx::maximum and mx::abs, for the
+// final checks to see.
+template <class T>
+__attribute__((always_inline)) inline T activate(Activation activation, T y) {
+  if (activation == Activation::relu) return y < 0 ? T{} : y;
+  if (activation == Activation::abs) return y < 0 ? -y : y;
+  return y;
+}
+
+// Output channel o at pixels at + [from, to), 0 <= from < to <= W, from lanes [from, to) of the sums y
+// (bias included): the residual, the activation and the mask applied, then stored.
 template <class V>
-__attribute__((always_inline)) inline void finish(const ConvJob& j, int o, int64_t at, V y, int64_t count) {
+__attribute__((always_inline)) inline void finish(const ConvJob& j, int o, int64_t at, V y, int64_t from, int64_t to) {
   constexpr int W = sizeof(V) / sizeof(float);
   const int64_t i = int64_t(o) * j.n + at;
-  if (j.residual) y += count == W ? load<V>(j.residual + i) : load_first<V>(j.residual + i, count);
-  // NaN stays NaN through both, as through mx::maximum and mx::abs, for the final checks to see.
-  if (j.activation == Activation::relu) y = y < 0 ? V{} : y;
-  if (j.activation == Activation::abs) y = y < 0 ? -y : y;
-  if (j.mask) y *= count == W ? load<V>(j.mask + at) : load_first<V>(j.mask + at, count);
-  store_first(j.out + i, y, count);
+  if (from == 0 && to == W) {
+    if (j.residual) y += load<V>(j.residual + i);
+    y = activate(j.activation, y);
+    if (j.mask) y *= load<V>(j.mask + at);
+    store(j.out + i, y);
+    return;
+  }
+  // Lane by lane, with the same operations: a memcpy of a few lanes becomes a `rep movs`, slow to start.
+  for (int64_t l = from; l < to; ++l) {
+    float x = y[l];
+    if (j.residual) x += j.residual[i + l];
+    x = activate(j.activation, x);
+    if (j.mask) x *= j.mask[at + l];
+    j.out[i + l] = x;
+  }
 }
 
 }  // namespace wespeaker

@@ -17,7 +17,7 @@ typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 
-// Unaligned loads and stores of a vector, or of its first n lanes (the rest read as 0). always_inline,
+// Unaligned loads and stores of a vector. always_inline,
 // as everything the kernels call: inlined into a target("avx512f") caller, they compile for it.
 template <class V>
 __attribute__((always_inline)) inline V load(const float* p) {
@@ -29,18 +29,6 @@ __attribute__((always_inline)) inline V load(const float* p) {
 template <class V>
 __attribute__((always_inline)) inline void store(float* p, V v) {
   __builtin_memcpy(p, &v, sizeof(V));
-}
-
-template <class V>
-__attribute__((always_inline)) inline V load_first(const float* p, int64_t n) {
-  V v = {};
-  __builtin_memcpy(&v, p, n * sizeof(float));
-  return v;
-}
-
-template <class V>
-__attribute__((always_inline)) inline void store_first(float* p, V v, int64_t n) {
-  __builtin_memcpy(p, &v, n * sizeof(float));
 }
 
 }  // namespace wespeaker

@@ -33,7 +33,7 @@ __attribute__((always_inline)) inline void block(const ConvJob& j, int o0, int64
   }
   for (int k = 0; k < OB; ++k) {
     for (int v = 0; v < PV && v * W < valid; ++v) {
-      finish(j, o0 + k, p + v * W, acc[k][v], std::min<int64_t>(W, valid - v * W));
+      finish(j, o0 + k, p + v * W, acc[k][v], 0, std::min<int64_t>(W, valid - v * W));
     }
   }
 }

@@ -2,11 +2,13 @@
 //
 // Tiles of 2x2 outputs are taken over the whole [rows, cols] grid of a [C + 2, N] activation, margins
 // included: the margins' outputs are masked like direct_conv's, and a tile that straddles two items or
-// the end of a grid row only reads finite neighbours, whose coefficients are exactly zero. W tiles that
-// follow each other along time make a vector; a few vectors make a block, which one thread carries
-// through all three steps while it is in cache: the input transform of every channel (V = B^T d B, 16
-// values per tile and channel), 16 products [O, C] x [C, tiles] in registers as in direct_conv, and the
-// output transform (A^T M A) with the bias, residual, activation and mask.
+// the end of a grid row only reads finite neighbours, whose coefficients are exactly zero. Tiles are
+// numbered row-major and W consecutive ones make a vector, which continues on the next tile row where
+// one ends (short clips have rows of a few vectors: a partial vector per row would waste up to a fifth
+// of the products). A few vectors make a block, which one thread carries through all three steps while
+// it is in cache: the input transform of every channel (V = B^T d B, 16 values per tile and channel),
+// 16 products [O, C] x [C, tiles] in registers as in direct_conv, and the output transform (A^T M A)
+// with the bias, residual, activation and mask.
 #include "conv_kernel.h"
 #include "workers.h"
 
@@ -37,37 +39,67 @@ __attribute__((always_inline)) inline V interleave(V a, V b, std::index_sequence
   return __builtin_shufflevector(a, b, ((I & 1) * W + (from + I) / 2)...);
 }
 
-// Where a block's tiles are: vector g covers tiles t0 .. t0 + W - 1 of tile row `row`, i.e. outputs
-// (2 row + a, 2 t + b), a, b in {0, 1}.
-struct TileVector {
-  int64_t row, t0;
+// The tiling of a grid, and the part of a vector that lies in one tile row: lanes [from, to), lane l at
+// tile column t0 + l of tile row `row` (its outputs at grid rows 2 row, 2 row + 1 and columns 2 (t0 + l),
+// 2 (t0 + l) + 1). t0 is negative for the part that continues a vector on the next row.
+struct Tiling {
+  int64_t rows, cols, tile_rows, tile_cols, vectors;
 };
 
-template <int W>
-TileVector tile_vector(int64_t g, int64_t row_vectors) {
-  return {g / row_vectors, (g % row_vectors) * W};
+Tiling tiling(const ConvJob& j, int lanes) {
+  Tiling t{j.n / j.cols, j.cols, 0, 0, 0};
+  t.tile_rows = (t.rows + 1) / 2;
+  t.tile_cols = (t.cols + 1) / 2;
+  t.vectors = (t.tile_rows * t.tile_cols + lanes - 1) / lanes;
+  return t;
 }
 
-// The transformed inputs of W tiles for every channel: v[k * C * tb + c * tb + lane], k = 4 a + b for
-// the row a of B^T d and the column b of d B.
+struct Segment {
+  int64_t row, t0;
+  int from, to;
+};
+
+// The segments of vector g, at most W + 1 (a tile row can be a single tile wide); returns how many.
+template <int W>
+int segments(const Tiling& t, int64_t g, Segment* out) {
+  const int64_t first = g * W, last = std::min(first + W, t.tile_rows * t.tile_cols) - 1;
+  int count = 0;
+  for (int64_t row = first / t.tile_cols; row <= last / t.tile_cols; ++row) {
+    const int64_t t0 = first - row * t.tile_cols;
+    out[count++] = {row, t0, int(std::max<int64_t>(0, -t0)), int(std::min<int64_t>(W, t.tile_cols - t0))};
+  }
+  return count;
+}
+
+// The transformed inputs of one vector of tiles for every channel: v[k * C * tb + c * tb + lane],
+// k = 4 a + b for the row a of B^T d and the column b of d B.
 template <class V>
-__attribute__((always_inline)) inline void transform_input(const ConvJob& j, const float* src, TileVector tv,
-                                                           float* v, int64_t tb) {
+__attribute__((always_inline)) inline void transform_input(const ConvJob& j, const float* src, const Segment* seg,
+                                                           int count, float* v, int64_t tb) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr auto lanes = std::make_index_sequence<W>{};
+  V lane;
+  for (int l = 0; l < W; ++l) lane[l] = float(l);
   const int64_t plane = int64_t(j.in_channels) * tb;
-  const float* p = src + (2 * tv.row - 1) * j.cols + 2 * tv.t0 - 1;  // the tiles' first input point
-  for (int c = 0; c < j.in_channels; ++c, p += j.n, v += tb) {
-    V u[4][4];  // per input row i: d B of the 4 points (2t - 1 .. 2t + 2) in that row
+  for (int c = 0; c < j.in_channels; ++c, src += j.n, v += tb) {
+    V d[4][4] = {};  // per input row i of the tiles, its points 2t - 1 .. 2t + 2
+    for (int s = 0; s < count; ++s) {
+      const float* p = src + (2 * seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
+      const auto inside = (lane >= float(seg[s].from)) & (lane < float(seg[s].to));
+      for (int i = 0; i < 4; ++i) {
+        const float* q = p + i * j.cols;
+        const V a0 = load<V>(q), a1 = load<V>(q + W), b0 = load<V>(q + 2), b1 = load<V>(q + 2 + W);
+        const V e[4] = {even_lanes(a0, a1, lanes), odd_lanes(a0, a1, lanes), even_lanes(b0, b1, lanes),
+                        odd_lanes(b0, b1, lanes)};
+        for (int k = 0; k < 4; ++k) d[i][k] = s == 0 ? e[k] : (inside ? e[k] : d[i][k]);
+      }
+    }
+    V u[4][4];  // d B per row
     for (int i = 0; i < 4; ++i) {
-      const float* q = p + i * j.cols;
-      const V a0 = load<V>(q), a1 = load<V>(q + W), b0 = load<V>(q + 2), b1 = load<V>(q + 2 + W);
-      const V d0 = even_lanes(a0, a1, lanes), d1 = odd_lanes(a0, a1, lanes);
-      const V d2 = even_lanes(b0, b1, lanes), d3 = odd_lanes(b0, b1, lanes);
-      u[i][0] = d0 - d2;
-      u[i][1] = d1 + d2;
-      u[i][2] = d2 - d1;
-      u[i][3] = d1 - d3;
+      u[i][0] = d[i][0] - d[i][2];
+      u[i][1] = d[i][1] + d[i][2];
+      u[i][2] = d[i][2] - d[i][1];
+      u[i][3] = d[i][1] - d[i][3];
     }
     for (int b = 0; b < 4; ++b) {
       store(v + (0 + b) * plane, u[0][b] - u[2][b]);
@@ -78,11 +110,11 @@ __attribute__((always_inline)) inline void transform_input(const ConvJob& j, con
   }
 }
 
-// Output channel o of W tiles from their 16 products m[k * OB * tb] (k = 4 a + b): A^T M A, the bias and
-// direct_conv's epilogue, written where the tiles lie inside the grid.
+// Output channel o of one vector of tiles from their 16 products m[k * OB * tb] (k = 4 a + b): A^T M A,
+// the bias and direct_conv's epilogue, written where each segment's tiles lie inside the grid.
 template <class V, int OB>
-__attribute__((always_inline)) inline void transform_output(const ConvJob& j, const float* m, int64_t tb, int o,
-                                                            TileVector tv) {
+__attribute__((always_inline)) inline void transform_output(const ConvJob& j, const Tiling& t, const float* m,
+                                                            int64_t tb, int o, const Segment* seg, int count) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr auto lanes = std::make_index_sequence<W>{};
   auto at = [&](int k) { return load<V>(m + k * OB * tb); };
@@ -92,13 +124,22 @@ __attribute__((always_inline)) inline void transform_output(const ConvJob& j, co
     s[a][1] = at(4 * a + 1) - at(4 * a + 2) - at(4 * a + 3);
   }
   const V bias = j.bias[o] - V{};
-  const int64_t rows = j.n / j.cols, cols = j.cols - 2 * tv.t0;
-  for (int a = 0; a < 2 && 2 * tv.row + a < rows; ++a) {
-    V y[2];
-    for (int b = 0; b < 2; ++b) y[b] = bias + (a == 0 ? s[0][b] + s[1][b] + s[2][b] : s[1][b] - s[2][b] - s[3][b]);
-    const int64_t first = (2 * tv.row + a) * j.cols + 2 * tv.t0;
-    finish(j, o, first, interleave<V, 0>(y[0], y[1], lanes), std::min<int64_t>(W, cols));
-    if (cols > W) finish(j, o, first + W, interleave<V, W>(y[0], y[1], lanes), std::min<int64_t>(W, cols - W));
+  V y[2][2];  // [output row][even, odd output columns], as W lanes in (2 t, 2 t + 1) pairs when interleaved
+  for (int b = 0; b < 2; ++b) {
+    y[0][b] = bias + (s[0][b] + s[1][b] + s[2][b]);
+    y[1][b] = bias + (s[1][b] - s[2][b] - s[3][b]);
+  }
+  for (int a = 0; a < 2; ++a) {
+    const V lo = interleave<V, 0>(y[a][0], y[a][1], lanes), hi = interleave<V, W>(y[a][0], y[a][1], lanes);
+    for (int k = 0; k < count; ++k) {
+      const Segment& sg = seg[k];
+      if (2 * sg.row + a >= t.rows) continue;
+      // Output columns 2 t0 + [from2, to2): the segment's tiles, less a last column past the grid's.
+      const int64_t first = (2 * sg.row + a) * t.cols + 2 * sg.t0, from2 = 2 * sg.from;
+      const int64_t to2 = std::min<int64_t>(2 * sg.to, t.cols - 2 * sg.t0);
+      if (from2 < W) finish(j, o, first, lo, from2, std::min<int64_t>(W, to2));
+      if (to2 > W) finish(j, o, first + W, hi, std::max<int64_t>(0, from2 - W), to2 - W);
+    }
   }
 }
 
@@ -107,31 +148,30 @@ template <class V, int OB, int PV>
 __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
   constexpr int W = sizeof(V) / sizeof(float), tb = PV * W;
   const int C = j.in_channels;
-  const int64_t row_vectors = ((j.cols + 1) / 2 + W - 1) / W;
-  const int64_t vectors = (j.n / j.cols + 1) / 2 * row_vectors;
+  const Tiling t = tiling(j, W);
   thread_local std::vector<float> scratch;
-  const int64_t plane = int64_t(C) * tb;
-  scratch.resize(size_t(kPoints) * (plane + OB * tb));
+  scratch.resize(size_t(kPoints) * (C + OB) * tb);
   float* v = scratch.data();
-  float* m = v + kPoints * plane;
+  float* m = v + size_t(kPoints) * C * tb;
+  Segment seg[PV][W + 1];
+  int count[PV];
   for (int64_t block = b0; block < b1; ++block) {
-    const int count = int(std::min<int64_t>(PV, vectors - block * PV));
-    for (int i = 0; i < count; ++i) {
-      transform_input<V>(j, src, tile_vector<W>(block * PV + i, row_vectors), v + i * W, tb);
+    const int vectors = int(std::min<int64_t>(PV, t.vectors - block * PV));
+    for (int i = 0; i < vectors; ++i) {
+      count[i] = segments<W>(t, block * PV + i, seg[i]);
+      transform_input<V>(j, src, seg[i], count[i], v + i * W, tb);
     }
     for (int o0 = 0; o0 < j.out_channels; o0 += OB) {
       const float* w = j.weights + int64_t(o0 / kPack) * kPoints * C * kPack + o0 % kPack;
       for (int k = 0; k < kPoints; ++k, w += C * kPack) {
         V acc[OB][PV] = {};
-        multiply_accumulate<V, OB, PV>(acc, w, v + k * plane, tb, C);
+        multiply_accumulate<V, OB, PV>(acc, w, v + k * C * tb, tb, C);
         for (int o = 0; o < OB; ++o) {
           for (int i = 0; i < PV; ++i) store(m + (k * OB + o) * tb + i * W, acc[o][i]);
         }
       }
       for (int o = 0; o < OB; ++o) {
-        for (int i = 0; i < count; ++i) {
-          transform_output<V, OB>(j, m + o * tb + i * W, tb, o0 + o, tile_vector<W>(block * PV + i, row_vectors));
-        }
+        for (int i = 0; i < vectors; ++i) transform_output<V, OB>(j, t, m + o * tb + i * W, tb, o0 + o, seg[i], count[i]);
       }
     }
   }
@@ -174,20 +214,20 @@ Kernel pick_kernel() {
 
 void run_winograd(const ConvJob& j) {
   static const Kernel kernel = pick_kernel();
-  // A tile reads one row above and two below it, and a vector up to 2 W + 1 columns right of its first
-  // output: past the last channel by up to 2 rows + 2 W points, which the guard row holds unless the grid
-  // is tiny. Then the source is copied with that much zero padding.
+  // A segment reads one grid row above and two below its tiles, from 2 W + 1 columns before its first
+  // output to 2 W + 1 after: up to 2 rows + 2 W points past the last channel and W + 2 before the first,
+  // which the guard rows hold unless the grid is tiny. Then the source is copied with that much zero
+  // padding either side.
   const float* src = j.src[0];
   std::vector<float> padded;
-  const int64_t overrun = 2 * j.cols + 2 * kernel.lanes;
-  if (overrun > j.n) {
+  const int64_t margin = 2 * j.cols + 2 * kernel.lanes + 2;
+  if (margin > j.n) {
     const int64_t size = (j.in_channels + 2) * j.n;
-    padded.assign(size_t(size + overrun), 0.0f);
-    std::memcpy(padded.data(), src - j.n, size * sizeof(float));
-    src = padded.data() + j.n;
+    padded.assign(size_t(size + 2 * margin), 0.0f);
+    std::memcpy(padded.data() + margin, src - j.n, size * sizeof(float));
+    src = padded.data() + margin + j.n;
   }
-  const int64_t row_vectors = ((j.cols + 1) / 2 + kernel.lanes - 1) / kernel.lanes;
-  const int64_t vectors = (j.n / j.cols + 1) / 2 * row_vectors;
+  const int64_t vectors = tiling(j, kernel.lanes).vectors;
   const int64_t blocks = (vectors + kernel.vectors_per_block - 1) / kernel.vectors_per_block;
   Workers& workers = Workers::shared();
   const int parts = int(std::min<int64_t>(workers.size(), blocks));
