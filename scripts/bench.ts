@@ -823,8 +823,10 @@ function header(results: Results): string {
     `- roofline: ${size ?? 2048}×${size ?? 2048} float32 matmul through MLX (build/wespeaker-roofline), ` +
     `${roofText}; "of roofline" uses the higher. It is MLX's own ceiling here, not the CPU's peak: ` +
     `ONNX Runtime's kernels can exceed it`,
-    `- GFLOP/s counts the network's convolutions and Linear (lib/flops.ts: ` +
-    `${num(embeddingFlops(200) / 1e9)} GFLOP per 200 frames); RTF = time ÷ audio duration; ` +
+    `- GFLOP/s counts the network's convolutions and Linear as direct convolutions (lib/flops.ts: ` +
+    `${num(embeddingFlops(200) / 1e9)} GFLOP per 200 frames), the same count for every engine: on the ` +
+    `CPU ours computes the stride-1 3×3 convolutions by Winograd's F(2×2, 3×3) with 2.25× fewer ` +
+    `multiplications, so its rate can exceed the roofline; RTF = time ÷ audio duration; ` +
     `"ours ÷ this" = our clips/s ÷ this engine's`,
     `- features → embedding: the native call on precomputed fbank (raw embeddings), vs ONNX Runtime on ` +
     `the exported graph (scripts/export_onnx.ts) with the same features`,
