@@ -9,6 +9,7 @@
 #include <mlx/primitives.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace mx = mlx::core;
@@ -98,16 +99,17 @@ namespace {
 
 class DirectConv : public mx::UnaryPrimitive {
  public:
-  // winograd_cols: 0 for the direct kernel, else the grid's columns for the Winograd one.
+  // winograd_grid: {0, 0} for the direct kernel, else the grid's columns and rows per item for the
+  // Winograd one.
   DirectConv(mx::Stream stream, std::vector<TapSource> taps, int sources, bool residual, bool mask,
-             Activation activation, int64_t winograd_cols)
+             Activation activation, std::array<int64_t, 2> winograd_grid)
       : mx::UnaryPrimitive(stream),
         taps_(std::move(taps)),
         sources_(sources),
         residual_(residual),
         mask_(mask),
         activation_(activation),
-        winograd_cols_(winograd_cols) {}
+        winograd_grid_(winograd_grid) {}
 
   // inputs: weights, bias, the sources, then the residual and the mask where given.
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
@@ -125,7 +127,8 @@ class DirectConv : public mx::UnaryPrimitive {
     }
     ConvJob j{};
     j.n = n;
-    j.cols = winograd_cols_;
+    j.cols = winograd_grid_[0];
+    j.item_rows = winograd_grid_[1];
     j.taps = int(taps_.size());
     j.out_channels = out_channels;
     j.in_channels = int(weights.shape(2));
@@ -160,7 +163,7 @@ class DirectConv : public mx::UnaryPrimitive {
   int sources_;
   bool residual_, mask_;
   Activation activation_;
-  int64_t winograd_cols_;
+  std::array<int64_t, 2> winograd_grid_;
 };
 
 }  // namespace
@@ -177,7 +180,7 @@ namespace {
 
 mx::array make_conv(const PackedConv& conv, const std::vector<mx::array>& sources, std::vector<TapSource> taps,
                     const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
-                    Activation activation, int64_t winograd_cols, mx::Stream stream) {
+                    Activation activation, std::array<int64_t, 2> winograd_grid, mx::Stream stream) {
   std::vector<mx::array> inputs{conv.weights, conv.bias};
   inputs.insert(inputs.end(), sources.begin(), sources.end());
   if (residual) inputs.push_back(*residual);
@@ -185,7 +188,7 @@ mx::array make_conv(const PackedConv& conv, const std::vector<mx::array>& source
   const int n = sources.front().shape(1);
   return mx::array({conv.out_channels + 2, n}, mx::float32,
                    std::make_shared<DirectConv>(stream, std::move(taps), int(sources.size()), residual.has_value(),
-                                                mask.has_value(), activation, winograd_cols),
+                                                mask.has_value(), activation, winograd_grid),
                    std::move(inputs));
 }
 
@@ -197,7 +200,7 @@ mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sour
   if (int(taps.size()) != conv.taps || conv.winograd) {
     throw std::logic_error("direct_conv: weights and taps do not match");
   }
-  return make_conv(conv, sources, taps, residual, mask, activation, 0, stream);
+  return make_conv(conv, sources, taps, residual, mask, activation, {0, 0}, stream);
 }
 
 PackedConv pack_winograd(const mx::array& taps, const mx::array& bias, mx::Stream s) {
@@ -214,13 +217,13 @@ PackedConv pack_winograd(const mx::array& taps, const mx::array& bias, mx::Strea
   return packed;
 }
 
-mx::array winograd_conv(const PackedConv& conv, const mx::array& source, int64_t cols,
+mx::array winograd_conv(const PackedConv& conv, const mx::array& source, int64_t cols, int64_t item_rows,
                         const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
                         Activation activation, mx::Stream stream) {
-  if (!conv.winograd || cols < 1 || source.shape(1) % cols != 0) {
-    throw std::logic_error("winograd_conv: not Winograd weights, or not a grid of that width");
+  if (!conv.winograd || cols < 1 || item_rows < 3 || item_rows % 2 == 0 || source.shape(1) % (cols * item_rows) != 0) {
+    throw std::logic_error("winograd_conv: not Winograd weights, or not a grid of that shape");
   }
-  return make_conv(conv, {source}, {{0, 0}}, residual, mask, activation, cols, stream);
+  return make_conv(conv, {source}, {{0, 0}}, residual, mask, activation, {cols, item_rows}, stream);
 }
 
 }  // namespace wespeaker

@@ -6,6 +6,8 @@
 // computes a block of output channels x pixels in registers over all input channels and taps, then adds
 // the bias, the residual, the activation and the grid's mask on the way out: one pass per layer, nothing
 // but the output written: 85-96% of that machine's FMA peak, against 40-70% of the roofline before.
+// The same primitive computes 3x3 convolutions by Winograd's F(2x2, 3x3) (winograd_conv below), which
+// does 2.25x fewer multiplications: about 1.5x faster on the trunk.
 #pragma once
 
 #include <mlx/array.h>
@@ -54,8 +56,11 @@ mlx::core::array direct_conv(const PackedConv& conv, const std::vector<mlx::core
 PackedConv pack_winograd(const mlx::core::array& taps, const mlx::core::array& bias, mlx::core::Stream stream);
 
 // What direct_conv(conv, {source}, the 9 taps of a 3x3 kernel on a grid of `cols` columns, ...) computes,
-// with pack_winograd's weights; source is [C + 2, N], N a multiple of cols, as in direct_conv.
-mlx::core::array winograd_conv(const PackedConv& conv, const mlx::core::array& source, int64_t cols,
+// with pack_winograd's weights, on resnet.cpp's grid: source is [C + 2, N] as in direct_conv, N = items x
+// item_rows x cols, each item's last row and last column zero margins, item_rows - 1 even. The margin rows of
+// the output are zero. Each output depends on its 3x3 window only and tiles start on every item's first
+// row, so an item's outputs are the same bits whatever else is in the batch.
+mlx::core::array winograd_conv(const PackedConv& conv, const mlx::core::array& source, int64_t cols, int64_t item_rows,
                                const std::optional<mlx::core::array>& residual,
                                const std::optional<mlx::core::array>& mask, Activation activation,
                                mlx::core::Stream stream);

@@ -41,20 +41,17 @@ constexpr int64_t kPieceFrames = 2048;
 // Larger groups only outgrow the cache (16 clips of 10 s: 3-4% slower per clip in pairs than one at a time).
 constexpr int64_t kGroupFrames = 1024;
 constexpr int64_t kHalo = 112;
-// Narrower layers spend too large a share on Winograd's transforms for its 2.25x fewer multiplications to pay.
-constexpr int kWinogradChannels = 32;
 
 // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows;
 // on the CPU, direct_conv's packing of the [kH * kW, O, I] taps instead, or winograd_conv's for the
-// stride-1 3x3 convs (`winograd`) whose input has at least kWinogradChannels channels.
+// stride-1 3x3 convs of the blocks (`winograd`; faster at every width of the trunk, 32 channels included).
 Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in, bool winograd = false) {
   const mx::Stream s = taker.stream();
   mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
   if (s.device == mx::Device::cpu) {
-    const bool use_winograd = winograd && in >= kWinogradChannels;
-    return Conv{mx::array(0.0f), mx::array(0.0f), use_winograd ? pack_winograd(taps, bias, s) : pack_conv(taps, bias, s)};
+    return Conv{mx::array(0.0f), mx::array(0.0f), winograd ? pack_winograd(taps, bias, s) : pack_conv(taps, bias, s)};
   }
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
   return Conv{mx::contiguous(taps, false, s),
@@ -271,7 +268,9 @@ mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& i
 // A 3x3 conv with ReLU and the mask of grid `out`, by Winograd where its weights are packed for it.
 mx::array ResNet34::conv3x3(const PackedConv& c, const std::vector<mx::array>& sources, int stride, const Grid& out,
                             std::optional<mx::array> residual) const {
-  if (c.winograd) return winograd_conv(c, sources.front(), out.cols(), residual, out.mask, Activation::relu, stream_);
+  if (c.winograd) {
+    return winograd_conv(c, sources.front(), out.cols(), out.rows(), residual, out.mask, Activation::relu, stream_);
+  }
   return direct_conv(c, sources, taps3x3(stride, out.cols()), residual, out.mask, Activation::relu, stream_);
 }
 

@@ -31,7 +31,7 @@ struct EmbedRequest {
 
 // A convolution in the trunk's channel-major form (see resnet.cpp): one [O + 2, I] matrix per kernel tap,
 // rows 0 and O + 1 zero so that the output keeps the activations' zero guard rows. On the CPU the same
-// weights are held packed for the direct-convolution primitive instead (taps and bias are then scalars).
+// weights are held packed for direct_conv or winograd_conv instead (taps and bias are then scalars).
 struct Conv {
   mlx::core::array taps;  // [kH * kW, O + 2, I], taps in (frequency, time) row-major order
   mlx::core::array bias;  // [O + 2, 1], zero guard rows

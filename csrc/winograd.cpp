@@ -1,14 +1,18 @@
 // winograd_conv's kernel: F(2x2, 3x3) on the trunk's grid (see direct_conv.h and resnet.cpp).
 //
-// Tiles of 2x2 outputs are taken over the whole [rows, cols] grid of a [C + 2, N] activation, margins
-// included: the margins' outputs are masked like direct_conv's, and a tile that straddles two items or
-// the end of a grid row only reads finite neighbours, whose coefficients are exactly zero. Tiles are
-// numbered row-major and W consecutive ones make a vector, which continues on the next tile row where
-// one ends (short clips have rows of a few vectors: a partial vector per row would waste up to a fifth
-// of the products). A few vectors make a block, which one thread carries through all three steps while
-// it is in cache: the input transform of every channel (V = B^T d B, 16 values per tile and channel),
-// 16 products [O, C] x [C, tiles] in registers as in direct_conv, and the output transform (A^T M A)
-// with the bias, residual, activation and mask.
+// Tiles of 2x2 outputs cover each item's F (even) rows of the grid and all its columns, the margin column
+// included (masked like direct_conv's); the margin row F is written as zeros. A tile reads a 4x4 block of
+// points, but each of its outputs is computed from its own 3x3 window only (B^T's and A^T's zeros see to
+// that), so points past the margins (the next row's, where a tile passes the end of a row) never enter an
+// output, as with direct_conv. Where a point falls in its tile does change the rounding: tiles start on each
+// item's first row and column, so an item's outputs are the same bits alone and in any batch, and a time
+// piece's (resnet.cpp, its start even at every level) the same as the whole clip's. Tiles are numbered item
+// by item, row-major, and W consecutive ones make a vector, which continues on the next tile row where one
+// ends (short clips have rows of a few vectors: a partial vector per row would waste up to a fifth of the
+// products). A few vectors make a block, which one thread carries through all three steps while it is in
+// cache: the input transform of every channel (V = B^T d B, 16 values per tile and channel), 16 products
+// [O, C] x [C, tiles] in registers as in direct_conv, and the output transform (A^T M A) with the bias,
+// residual, activation and mask.
 #include "conv_kernel.h"
 #include "workers.h"
 
@@ -39,21 +43,23 @@ __attribute__((always_inline)) inline V interleave(V a, V b, std::index_sequence
   return __builtin_shufflevector(a, b, ((I & 1) * W + (from + I) / 2)...);
 }
 
-// The tiling of a grid, and the part of a vector that lies in one tile row: lanes [from, to), lane l at
-// tile column t0 + l of tile row `row` (its outputs at grid rows 2 row, 2 row + 1 and columns 2 (t0 + l),
-// 2 (t0 + l) + 1). t0 is negative for the part that continues a vector on the next row.
+// The tiling of a grid: tile rows are numbered over all items, tile_rows (F / 2) per item.
 struct Tiling {
-  int64_t rows, cols, tile_rows, tile_cols, vectors;
+  int64_t item_rows, cols, tile_rows, tile_cols, tiles, vectors;
 };
 
 Tiling tiling(const ConvJob& j, int lanes) {
-  Tiling t{j.n / j.cols, j.cols, 0, 0, 0};
-  t.tile_rows = (t.rows + 1) / 2;
-  t.tile_cols = (t.cols + 1) / 2;
-  t.vectors = (t.tile_rows * t.tile_cols + lanes - 1) / lanes;
+  Tiling t{j.item_rows, j.cols, 0, 0, 0, 0};
+  t.tile_rows = (j.item_rows - 1) / 2;
+  t.tile_cols = (j.cols + 1) / 2;
+  t.tiles = j.n / (j.item_rows * j.cols) * t.tile_rows * t.tile_cols;
+  t.vectors = (t.tiles + lanes - 1) / lanes;
   return t;
 }
 
+// The part of a vector that lies in one tile row: lanes [from, to), lane l at tile column t0 + l, its
+// outputs at grid rows row, row + 1 and columns 2 (t0 + l), 2 (t0 + l) + 1. t0 is negative for the part
+// that continues a vector on the next tile row.
 struct Segment {
   int64_t row, t0;
   int from, to;
@@ -62,11 +68,12 @@ struct Segment {
 // The segments of vector g, at most W + 1 (a tile row can be a single tile wide); returns how many.
 template <int W>
 int segments(const Tiling& t, int64_t g, Segment* out) {
-  const int64_t first = g * W, last = std::min(first + W, t.tile_rows * t.tile_cols) - 1;
+  const int64_t first = g * W, end = std::min(first + W, t.tiles);
   int count = 0;
-  for (int64_t row = first / t.tile_cols; row <= last / t.tile_cols; ++row) {
-    const int64_t t0 = first - row * t.tile_cols;
-    out[count++] = {row, t0, int(std::max<int64_t>(0, -t0)), int(std::min<int64_t>(W, t.tile_cols - t0))};
+  for (int64_t r = first / t.tile_cols; r * t.tile_cols < end; ++r) {
+    const int64_t t0 = first - r * t.tile_cols, item = r / t.tile_rows, row = r % t.tile_rows;
+    out[count++] = {item * t.item_rows + 2 * row, t0, int(std::max<int64_t>(0, -t0)),
+                    int(std::min<int64_t>(W, t.tile_cols - t0))};
   }
   return count;
 }
@@ -84,7 +91,7 @@ __attribute__((always_inline)) inline void transform_input(const ConvJob& j, con
   for (int c = 0; c < j.in_channels; ++c, src += j.n, v += tb) {
     V d[4][4] = {};  // per input row i of the tiles, its points 2t - 1 .. 2t + 2
     for (int s = 0; s < count; ++s) {
-      const float* p = src + (2 * seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
+      const float* p = src + (seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
       const auto inside = (lane >= float(seg[s].from)) & (lane < float(seg[s].to));
       for (int i = 0; i < 4; ++i) {
         const float* q = p + i * j.cols;
@@ -133,9 +140,8 @@ __attribute__((always_inline)) inline void transform_output(const ConvJob& j, co
     const V lo = interleave<V, 0>(y[a][0], y[a][1], lanes), hi = interleave<V, W>(y[a][0], y[a][1], lanes);
     for (int k = 0; k < count; ++k) {
       const Segment& sg = seg[k];
-      if (2 * sg.row + a >= t.rows) continue;
       // Output columns 2 t0 + [from2, to2): the segment's tiles, less a last column past the grid's.
-      const int64_t first = (2 * sg.row + a) * t.cols + 2 * sg.t0, from2 = 2 * sg.from;
+      const int64_t first = (sg.row + a) * t.cols + 2 * sg.t0, from2 = 2 * sg.from;
       const int64_t to2 = std::min<int64_t>(2 * sg.to, t.cols - 2 * sg.t0);
       if (from2 < W) finish(j, o, first, lo, from2, std::min<int64_t>(W, to2));
       if (to2 > W) finish(j, o, first + W, hi, std::max<int64_t>(0, from2 - W), to2 - W);
@@ -214,10 +220,10 @@ Kernel pick_kernel() {
 
 void run_winograd(const ConvJob& j) {
   static const Kernel kernel = pick_kernel();
-  // A segment reads one grid row above and two below its tiles, from 2 W + 1 columns before its first
-  // output to 2 W + 1 after: up to 2 rows + 2 W points past the last channel and W + 2 before the first,
-  // which the guard rows hold unless the grid is tiny. Then the source is copied with that much zero
-  // padding either side.
+  // A segment reads one grid row above and two below its tiles, and a vector's worth of tiles (2 W
+  // columns) and a column either side whichever lanes it keeps: up to 2 rows + 2 W points past the last
+  // channel and a row + 2 W before the first, which the guard rows hold unless the grid is tiny. Then the
+  // source is copied with that much zero padding either side.
   const float* src = j.src[0];
   std::vector<float> padded;
   const int64_t margin = 2 * j.cols + 2 * kernel.lanes + 2;
@@ -227,8 +233,11 @@ void run_winograd(const ConvJob& j) {
     std::memcpy(padded.data() + margin, src - j.n, size * sizeof(float));
     src = padded.data() + margin + j.n;
   }
-  const int64_t vectors = tiling(j, kernel.lanes).vectors;
-  const int64_t blocks = (vectors + kernel.vectors_per_block - 1) / kernel.vectors_per_block;
+  const Tiling t = tiling(j, kernel.lanes);
+  for (int64_t row = t.item_rows - 1; row * t.cols < j.n; row += t.item_rows) {  // each item's margin row
+    for (int o = 0; o < j.out_channels; ++o) std::fill_n(j.out + o * j.n + row * t.cols, t.cols, 0.0f);
+  }
+  const int64_t blocks = (t.vectors + kernel.vectors_per_block - 1) / kernel.vectors_per_block;
   Workers& workers = Workers::shared();
   const int parts = int(std::min<int64_t>(workers.size(), blocks));
   const int64_t per = (blocks + parts - 1) / parts;
