@@ -78,42 +78,39 @@ int segments(const Tiling& t, int64_t g, Segment* out) {
   return count;
 }
 
-// The transformed inputs of one vector of tiles for every channel: v[k * C * tb + c * tb + lane],
-// k = 4 a + b for the row a of B^T d and the column b of d B.
+// One channel of one vector of tiles, transformed: out[k * plane + lane], k = 4 a + b for the row a of
+// B^T d and the column b of d B. src: the channel's first point.
 template <class V>
 __attribute__((always_inline)) inline void transform_input(const ConvJob& j, const float* src, const Segment* seg,
-                                                           int count, float* v, int64_t tb) {
+                                                           int count, float* out, int64_t plane) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr auto lanes = std::make_index_sequence<W>{};
   V lane;
   for (int l = 0; l < W; ++l) lane[l] = float(l);
-  const int64_t plane = int64_t(j.in_channels) * tb;
-  for (int c = 0; c < j.in_channels; ++c, src += j.n, v += tb) {
-    V d[4][4] = {};  // per input row i of the tiles, its points 2t - 1 .. 2t + 2
-    for (int s = 0; s < count; ++s) {
-      const float* p = src + (seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
-      const auto inside = (lane >= float(seg[s].from)) & (lane < float(seg[s].to));
-      for (int i = 0; i < 4; ++i) {
-        const float* q = p + i * j.cols;
-        const V a0 = load<V>(q), a1 = load<V>(q + W), b0 = load<V>(q + 2), b1 = load<V>(q + 2 + W);
-        const V e[4] = {even_lanes(a0, a1, lanes), odd_lanes(a0, a1, lanes), even_lanes(b0, b1, lanes),
-                        odd_lanes(b0, b1, lanes)};
-        for (int k = 0; k < 4; ++k) d[i][k] = s == 0 ? e[k] : (inside ? e[k] : d[i][k]);
-      }
-    }
-    V u[4][4];  // d B per row
+  V d[4][4] = {};  // per input row i of the tiles, its points 2t - 1 .. 2t + 2
+  for (int s = 0; s < count; ++s) {
+    const float* p = src + (seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
+    const auto inside = (lane >= float(seg[s].from)) & (lane < float(seg[s].to));
     for (int i = 0; i < 4; ++i) {
-      u[i][0] = d[i][0] - d[i][2];
-      u[i][1] = d[i][1] + d[i][2];
-      u[i][2] = d[i][2] - d[i][1];
-      u[i][3] = d[i][1] - d[i][3];
+      const float* q = p + i * j.cols;
+      const V a0 = load<V>(q), a1 = load<V>(q + W), b0 = load<V>(q + 2), b1 = load<V>(q + 2 + W);
+      const V e[4] = {even_lanes(a0, a1, lanes), odd_lanes(a0, a1, lanes), even_lanes(b0, b1, lanes),
+                      odd_lanes(b0, b1, lanes)};
+      for (int k = 0; k < 4; ++k) d[i][k] = s == 0 ? e[k] : (inside ? e[k] : d[i][k]);
     }
-    for (int b = 0; b < 4; ++b) {
-      store(v + (0 + b) * plane, u[0][b] - u[2][b]);
-      store(v + (4 + b) * plane, u[1][b] + u[2][b]);
-      store(v + (8 + b) * plane, u[2][b] - u[1][b]);
-      store(v + (12 + b) * plane, u[1][b] - u[3][b]);
-    }
+  }
+  V u[4][4];  // d B per row
+  for (int i = 0; i < 4; ++i) {
+    u[i][0] = d[i][0] - d[i][2];
+    u[i][1] = d[i][1] + d[i][2];
+    u[i][2] = d[i][2] - d[i][1];
+    u[i][3] = d[i][1] - d[i][3];
+  }
+  for (int b = 0; b < 4; ++b) {
+    store(out + (0 + b) * plane, u[0][b] - u[2][b]);
+    store(out + (4 + b) * plane, u[1][b] + u[2][b]);
+    store(out + (8 + b) * plane, u[2][b] - u[1][b]);
+    store(out + (12 + b) * plane, u[1][b] - u[3][b]);
   }
 }
 
@@ -163,9 +160,12 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
   int count[PV];
   for (int64_t block = b0; block < b1; ++block) {
     const int vectors = int(std::min<int64_t>(PV, t.vectors - block * PV));
-    for (int i = 0; i < vectors; ++i) {
-      count[i] = segments<W>(t, block * PV + i, seg[i]);
-      transform_input<V>(j, src, seg[i], count[i], v + i * W, tb);
+    for (int i = 0; i < vectors; ++i) count[i] = segments<W>(t, block * PV + i, seg[i]);
+    // Channel by channel, all vectors of the block: neighbouring vectors' rows are read together.
+    for (int c = 0; c < C; ++c) {
+      for (int i = 0; i < vectors; ++i) {
+        transform_input<V>(j, src + c * j.n, seg[i], count[i], v + c * tb + i * W, int64_t(C) * tb);
+      }
     }
     for (int o0 = 0; o0 < j.out_channels; o0 += OB) {
       const float* w = j.weights + int64_t(o0 / kPack) * kPoints * C * kPack + o0 % kPack;
