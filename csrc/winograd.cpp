@@ -168,6 +168,22 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
       }
     }
     for (int o0 = 0; o0 < j.out_channels; o0 += OB) {
+      // The residual and output points these channels' output transform will touch, fetched while the
+      // products are computed: read once each, they would otherwise wait for memory there.
+      for (int o = o0; o < o0 + OB; ++o) {
+        for (int i = 0; i < vectors; ++i) {
+          for (int k = 0; k < count[i]; ++k) {
+            const Segment& sg = seg[i][k];
+            for (int a = 0; a < 2; ++a) {
+              const int64_t first = int64_t(o) * j.n + (sg.row + a) * j.cols + 2 * (sg.t0 + sg.from);
+              for (int64_t q = 0; q < 2 * (sg.to - sg.from); q += 16) {
+                if (j.residual) __builtin_prefetch(j.residual + first + q);
+                __builtin_prefetch(j.out + first + q, 1);
+              }
+            }
+          }
+        }
+      }
       const float* w = j.weights + int64_t(o0 / kPack) * kPoints * C * kPack + o0 % kPack;
       for (int k = 0; k < kPoints; ++k, w += C * kPack) {
         V acc[OB][PV] = {};
@@ -177,22 +193,29 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
         }
       }
       for (int o = 0; o < OB; ++o) {
-        for (int i = 0; i < vectors; ++i) transform_output<V, OB>(j, t, m + o * tb + i * W, tb, o0 + o, seg[i], count[i]);
+        for (int i = 0; i < vectors; ++i) {
+          transform_output<V, OB>(j, t, m + o * tb + i * W, tb, o0 + o, seg[i], count[i]);
+        }
       }
     }
   }
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) void winograd_avx512(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
+__attribute__((target("avx512f,fma"))) void winograd_avx512(const ConvJob& j, const float* src, int64_t b0,
+                                                            int64_t b1) {
   run_blocks<v16, 8, 3>(j, src, b0, b1);
 }
 __attribute__((target("avx2,fma"))) void winograd_avx2(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
   run_blocks<v8, 4, 3>(j, src, b0, b1);
 }
-void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) { run_blocks<v4, 4, 2>(j, src, b0, b1); }
+void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
+  run_blocks<v4, 4, 2>(j, src, b0, b1);
+}
 #else
-void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) { run_blocks<v4, 4, 5>(j, src, b0, b1); }
+void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
+  run_blocks<v4, 4, 5>(j, src, b0, b1);
+}
 #endif
 
 struct Kernel {
