@@ -36,6 +36,12 @@ __attribute__((always_inline)) inline V odd_lanes(V a, V b, std::index_sequence<
   return __builtin_shufflevector(a, b, (2 * I + 1)...);
 }
 
+// {0, 1, 2, ...}: each lane's index.
+template <class V, size_t... I>
+constexpr V lane_indices(std::index_sequence<I...>) {
+  return V{float(I)...};
+}
+
 // a[0], b[0], a[1], b[1], ... from lane `from / 2` of each on.
 template <class V, size_t from, size_t... I>
 __attribute__((always_inline)) inline V interleave(V a, V b, std::index_sequence<I...>) {
@@ -43,15 +49,13 @@ __attribute__((always_inline)) inline V interleave(V a, V b, std::index_sequence
   return __builtin_shufflevector(a, b, ((I & 1) * W + (from + I) / 2)...);
 }
 
-// The tiling of a grid: tile rows are numbered over all items, tile_rows (F / 2) per item.
+// The tiling of a job's grid: tile rows are numbered over all items, tile_rows (F / 2) per item.
 struct Tiling {
-  int64_t item_rows, cols, tile_rows, tile_cols, tiles, vectors;
+  int64_t tile_rows, tile_cols, tiles, vectors;
 };
 
 Tiling tiling(const ConvJob& j, int lanes) {
-  Tiling t{j.item_rows, j.cols, 0, 0, 0, 0};
-  t.tile_rows = (j.item_rows - 1) / 2;
-  t.tile_cols = (j.cols + 1) / 2;
+  Tiling t{(j.item_rows - 1) / 2, (j.cols + 1) / 2, 0, 0};
   t.tiles = j.n / (j.item_rows * j.cols) * t.tile_rows * t.tile_cols;
   t.vectors = (t.tiles + lanes - 1) / lanes;
   return t;
@@ -67,15 +71,25 @@ struct Segment {
 
 // The segments of vector g, at most W + 1 (a tile row can be a single tile wide); returns how many.
 template <int W>
-int segments(const Tiling& t, int64_t g, Segment* out) {
+int segments(const ConvJob& j, const Tiling& t, int64_t g, Segment* out) {
   const int64_t first = g * W, end = std::min(first + W, t.tiles);
   int count = 0;
   for (int64_t r = first / t.tile_cols; r * t.tile_cols < end; ++r) {
     const int64_t t0 = first - r * t.tile_cols, item = r / t.tile_rows, row = r % t.tile_rows;
-    out[count++] = {item * t.item_rows + 2 * row, t0, int(std::max<int64_t>(0, -t0)),
+    out[count++] = {item * j.item_rows + 2 * row, t0, int(std::max<int64_t>(0, -t0)),
                     int(std::min<int64_t>(W, t.tile_cols - t0))};
   }
   return count;
+}
+
+// Where output row a (0 or 1) of a segment's tiles goes: lanes [from, to) of the 2 W output columns from
+// pixel `first` on, i.e. the segment's tiles less a last column past the grid's.
+struct OutputSpan {
+  int64_t first, from, to;
+};
+
+OutputSpan output_span(const ConvJob& j, const Segment& sg, int a) {
+  return {(sg.row + a) * j.cols + 2 * sg.t0, 2 * sg.from, std::min<int64_t>(2 * sg.to, j.cols - 2 * sg.t0)};
 }
 
 // One channel of one vector of tiles, transformed: out[k * plane + lane], k = 4 a + b for the row a of
@@ -85,8 +99,7 @@ __attribute__((always_inline)) inline void transform_input(const ConvJob& j, con
                                                            int count, float* out, int64_t plane) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr auto lanes = std::make_index_sequence<W>{};
-  V lane;
-  for (int l = 0; l < W; ++l) lane[l] = float(l);
+  constexpr V lane = lane_indices<V>(lanes);
   V d[4][4] = {};  // per input row i of the tiles, its points 2t - 1 .. 2t + 2
   for (int s = 0; s < count; ++s) {
     const float* p = src + (seg[s].row - 1) * j.cols + 2 * seg[s].t0 - 1;  // the first input point
@@ -117,8 +130,8 @@ __attribute__((always_inline)) inline void transform_input(const ConvJob& j, con
 // Output channel o of one vector of tiles from their 16 products m[k * OB * tb] (k = 4 a + b): A^T M A,
 // the bias and direct_conv's epilogue, written where each segment's tiles lie inside the grid.
 template <class V, int OB>
-__attribute__((always_inline)) inline void transform_output(const ConvJob& j, const Tiling& t, const float* m,
-                                                            int64_t tb, int o, const Segment* seg, int count) {
+__attribute__((always_inline)) inline void transform_output(const ConvJob& j, const float* m, int64_t tb, int o,
+                                                            const Segment* seg, int count) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr auto lanes = std::make_index_sequence<W>{};
   auto at = [&](int k) { return load<V>(m + k * OB * tb); };
@@ -136,22 +149,21 @@ __attribute__((always_inline)) inline void transform_output(const ConvJob& j, co
   for (int a = 0; a < 2; ++a) {
     const V lo = interleave<V, 0>(y[a][0], y[a][1], lanes), hi = interleave<V, W>(y[a][0], y[a][1], lanes);
     for (int k = 0; k < count; ++k) {
-      const Segment& sg = seg[k];
-      // Output columns 2 t0 + [from2, to2): the segment's tiles, less a last column past the grid's.
-      const int64_t first = (sg.row + a) * t.cols + 2 * sg.t0, from2 = 2 * sg.from;
-      const int64_t to2 = std::min<int64_t>(2 * sg.to, t.cols - 2 * sg.t0);
-      if (from2 < W) finish(j, o, first, lo, from2, std::min<int64_t>(W, to2));
-      if (to2 > W) finish(j, o, first + W, hi, std::max<int64_t>(0, from2 - W), to2 - W);
+      const OutputSpan span = output_span(j, seg[k], a);
+      if (span.from < W) finish(j, o, span.first, lo, span.from, std::min<int64_t>(W, span.to));
+      if (span.to > W) finish(j, o, span.first + W, hi, std::max<int64_t>(0, span.from - W), span.to - W);
     }
   }
 }
 
-// Blocks [b0, b1) of PV tile vectors each.
+// Part `part` of `parts` of the blocks of PV tile vectors each.
 template <class V, int OB, int PV>
-__attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
+__attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const float* src, int part, int parts) {
   constexpr int W = sizeof(V) / sizeof(float), tb = PV * W;
   const int C = j.in_channels;
   const Tiling t = tiling(j, W);
+  const int64_t blocks = (t.vectors + PV - 1) / PV, per = (blocks + parts - 1) / parts;
+  const int64_t b0 = part * per, b1 = std::min(blocks, b0 + per);
   thread_local std::vector<float> scratch;
   scratch.resize(size_t(kPoints) * (C + OB) * tb);
   float* v = scratch.data();
@@ -160,7 +172,7 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
   int count[PV];
   for (int64_t block = b0; block < b1; ++block) {
     const int vectors = int(std::min<int64_t>(PV, t.vectors - block * PV));
-    for (int i = 0; i < vectors; ++i) count[i] = segments<W>(t, block * PV + i, seg[i]);
+    for (int i = 0; i < vectors; ++i) count[i] = segments<W>(j, t, block * PV + i, seg[i]);
     // Channel by channel, all vectors of the block: neighbouring vectors' rows are read together.
     for (int c = 0; c < C; ++c) {
       for (int i = 0; i < vectors; ++i) {
@@ -173,12 +185,12 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
       for (int o = o0; o < o0 + OB; ++o) {
         for (int i = 0; i < vectors; ++i) {
           for (int k = 0; k < count[i]; ++k) {
-            const Segment& sg = seg[i][k];
             for (int a = 0; a < 2; ++a) {
-              const int64_t first = int64_t(o) * j.n + (sg.row + a) * j.cols + 2 * (sg.t0 + sg.from);
-              for (int64_t q = 0; q < 2 * (sg.to - sg.from); q += 16) {
-                if (j.residual) __builtin_prefetch(j.residual + first + q);
-                __builtin_prefetch(j.out + first + q, 1);
+              const OutputSpan span = output_span(j, seg[i][k], a);
+              const int64_t at = int64_t(o) * j.n + span.first;
+              for (int64_t q = span.from; q < span.to; q += 16) {
+                if (j.residual) __builtin_prefetch(j.residual + at + q);
+                __builtin_prefetch(j.out + at + q, 1);
               }
             }
           }
@@ -194,77 +206,69 @@ __attribute__((always_inline)) inline void run_blocks(const ConvJob& j, const fl
       }
       for (int o = 0; o < OB; ++o) {
         for (int i = 0; i < vectors; ++i) {
-          transform_output<V, OB>(j, t, m + o * tb + i * W, tb, o0 + o, seg[i], count[i]);
+          transform_output<V, OB>(j, m + o * tb + i * W, tb, o0 + o, seg[i], count[i]);
         }
       }
     }
   }
 }
 
+// Register blocks as in direct_conv.cpp, 8 output channels by 3 vectors where there are 32 registers.
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) void winograd_avx512(const ConvJob& j, const float* src, int64_t b0,
-                                                            int64_t b1) {
-  run_blocks<v16, 8, 3>(j, src, b0, b1);
+__attribute__((target("avx512f,fma"))) void winograd_avx512(const ConvJob& j, const float* src, int part, int parts) {
+  run_blocks<v16, 8, 3>(j, src, part, parts);
 }
-__attribute__((target("avx2,fma"))) void winograd_avx2(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
-  run_blocks<v8, 4, 3>(j, src, b0, b1);
+__attribute__((target("avx2,fma"))) void winograd_avx2(const ConvJob& j, const float* src, int part, int parts) {
+  run_blocks<v8, 4, 3>(j, src, part, parts);
 }
-void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
-  run_blocks<v4, 4, 2>(j, src, b0, b1);
+void winograd_baseline(const ConvJob& j, const float* src, int part, int parts) {
+  run_blocks<v4, 4, 2>(j, src, part, parts);
 }
 #else
-void winograd_baseline(const ConvJob& j, const float* src, int64_t b0, int64_t b1) {
-  run_blocks<v4, 4, 5>(j, src, b0, b1);
+void winograd_baseline(const ConvJob& j, const float* src, int part, int parts) {
+  run_blocks<v4, 4, 5>(j, src, part, parts);
 }
 #endif
 
-struct Kernel {
-  void (*run)(const ConvJob&, const float*, int64_t, int64_t);
-  int lanes, vectors_per_block;
-};
+using Runner = void (*)(const ConvJob&, const float*, int, int);
 
-Kernel pick_kernel() {
+Runner pick_runner() {
   switch (cpu_isa()) {
 #if defined(__x86_64__)
     case CpuIsa::avx512:
-      return {winograd_avx512, 16, 3};
+      return winograd_avx512;
     case CpuIsa::avx2:
-      return {winograd_avx2, 8, 3};
-    default:
-      return {winograd_baseline, 4, 2};
-#else
-    default:
-      return {winograd_baseline, 4, 5};
+      return winograd_avx2;
 #endif
+    default:
+      return winograd_baseline;
   }
 }
 
 }  // namespace
 
 void run_winograd(const ConvJob& j) {
-  static const Kernel kernel = pick_kernel();
+  static const Runner runner = pick_runner();
   // A segment reads one grid row above and two below its tiles, and a vector's worth of tiles (2 W
-  // columns) and a column either side whichever lanes it keeps: up to 2 rows + 2 W points past the last
-  // channel and a row + 2 W before the first, which the guard rows hold unless the grid is tiny. Then the
-  // source is copied with that much zero padding either side.
+  // columns, W at most 16) and a column either side whichever lanes it keeps: up to 2 rows + 2 W points
+  // past the last channel and a row + 2 W before the first, which the guard rows hold unless the grid is
+  // tiny. Then the source is copied with that much zero padding either side.
+  constexpr int kMaxLanes = 16;
   const float* src = j.src[0];
   std::vector<float> padded;
-  const int64_t margin = 2 * j.cols + 2 * kernel.lanes + 2;
+  const int64_t margin = 2 * j.cols + 2 * kMaxLanes + 2;
   if (margin > j.n) {
     const int64_t size = (j.in_channels + 2) * j.n;
     padded.assign(size_t(size + 2 * margin), 0.0f);
     std::memcpy(padded.data() + margin, src - j.n, size * sizeof(float));
     src = padded.data() + margin + j.n;
   }
-  const Tiling t = tiling(j, kernel.lanes);
-  for (int64_t row = t.item_rows - 1; row * t.cols < j.n; row += t.item_rows) {  // each item's margin row
-    for (int o = 0; o < j.out_channels; ++o) std::fill_n(j.out + o * j.n + row * t.cols, t.cols, 0.0f);
+  for (int64_t row = j.item_rows - 1; row * j.cols < j.n; row += j.item_rows) {  // each item's margin row
+    for (int o = 0; o < j.out_channels; ++o) std::fill_n(j.out + o * j.n + row * j.cols, j.cols, 0.0f);
   }
-  const int64_t blocks = (t.vectors + kernel.vectors_per_block - 1) / kernel.vectors_per_block;
   Workers& workers = Workers::shared();
-  const int parts = int(std::min<int64_t>(workers.size(), blocks));
-  const int64_t per = (blocks + parts - 1) / parts;
-  workers.run(parts, [&](int i) { kernel.run(j, src, i * per, std::min(blocks, (i + 1) * per)); });
+  const int parts = workers.size();
+  workers.run(parts, [&](int i) { runner(j, src, i, parts); });
 }
 
 }  // namespace wespeaker
