@@ -13,6 +13,20 @@ enum class CpuIsa { avx512, avx2, baseline };
 // check each kernel on one machine; any other value caps nothing). Read once.
 CpuIsa cpu_isa();
 
+// The build of a kernel for cpu_isa(), from its AVX-512, AVX2+FMA and baseline builds (x86-64 only;
+// elsewhere there is just the baseline).
+template <class F>
+F for_cpu_isa(F avx512, F avx2, F baseline) {
+  switch (cpu_isa()) {
+    case CpuIsa::avx512:
+      return avx512;
+    case CpuIsa::avx2:
+      return avx2;
+    default:
+      return baseline;
+  }
+}
+
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));

@@ -70,18 +70,11 @@ void run_baseline(const ConvJob& j, int64_t p0, int64_t p1) { run_range<v4, 4, 5
 
 using Runner = void (*)(const ConvJob&, int64_t, int64_t);
 
-Runner pick_runner() {
-  switch (cpu_isa()) {
 #if defined(__x86_64__)
-    case CpuIsa::avx512:
-      return run_avx512;
-    case CpuIsa::avx2:
-      return run_avx2;
+Runner pick_runner() { return for_cpu_isa<Runner>(run_avx512, run_avx2, run_baseline); }
+#else
+Runner pick_runner() { return run_baseline; }
 #endif
-    default:
-      return run_baseline;
-  }
-}
 
 }  // namespace
 

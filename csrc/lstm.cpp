@@ -130,17 +130,17 @@ void direction_baseline(const Direction& d) { run_direction<v4, 4>(d); }
 void direction_baseline(const Direction& d) { run_direction<v4, 8>(d); }
 #endif
 
-void run(const Direction& d) {
-  switch (cpu_isa()) {
+using Runner = void (*)(const Direction&);
+
 #if defined(__x86_64__)
-    case CpuIsa::avx512:
-      return direction_avx512(d);
-    case CpuIsa::avx2:
-      return direction_avx2(d);
+Runner pick_runner() { return for_cpu_isa<Runner>(direction_avx512, direction_avx2, direction_baseline); }
+#else
+Runner pick_runner() { return direction_baseline; }
 #endif
-    default:
-      return direction_baseline(d);
-  }
+
+void run(const Direction& d) {
+  static const Runner runner = pick_runner();
+  runner(d);
 }
 
 class LstmRecurrence : public mx::UnaryPrimitive {

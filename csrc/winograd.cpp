@@ -232,18 +232,11 @@ void winograd_baseline(const ConvJob& j, const float* src, int part, int parts) 
 
 using Runner = void (*)(const ConvJob&, const float*, int, int);
 
-Runner pick_runner() {
-  switch (cpu_isa()) {
 #if defined(__x86_64__)
-    case CpuIsa::avx512:
-      return winograd_avx512;
-    case CpuIsa::avx2:
-      return winograd_avx2;
+Runner pick_runner() { return for_cpu_isa<Runner>(winograd_avx512, winograd_avx2, winograd_baseline); }
+#else
+Runner pick_runner() { return winograd_baseline; }
 #endif
-    default:
-      return winograd_baseline;
-  }
-}
 
 }  // namespace
 
