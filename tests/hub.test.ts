@@ -341,9 +341,21 @@ describe("hubFile", () => {
     );
   });
 
-  hubTest("progress goes up by chunks to the total", async ({ options }) => {
+  hubTest("progress goes up by chunks to the total", async ({ hub, options }) => {
     const seen: HubProgress[] = [];
-    await hubFile(REPO, "model.safetensors", { ...options, onProgress: (p) => seen.push(p) });
+    let resume!: () => void;
+    hub.pause = new Promise<void>((resolve) => resume = resolve);
+    // Without a progress call mid-body the download would wait forever; let it finish and fail below.
+    const fallback = setTimeout(() => resume(), 2000);
+    await hubFile(REPO, "model.safetensors", {
+      ...options,
+      onProgress: (p) => {
+        seen.push(p);
+        if (p.downloaded > 0) resume();
+      },
+    });
+    clearTimeout(fallback);
+    hub.pause = undefined;
     assert.ok(seen.length > 2, `${seen.length} progress calls`);
     assert.equal(seen[0].downloaded, 0);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i].downloaded > seen[i - 1].downloaded);

@@ -43,6 +43,11 @@ export interface FakeHub extends AsyncDisposable {
   readonly requests: string[];
   /** Spoils file bodies while set. */
   fault?: Fault;
+  /**
+   * While set, a whole body is sent in two halves, the second once this settles: the client surely
+   * sees the body in more than one piece, which the operating system would otherwise be free to merge.
+   */
+  pause?: Promise<void>;
   /** Old repo id → new one: answered with a relative 307, as the Hub does for renamed repos. */
   readonly moved: Map<string, string>;
   /** Stops both servers, dropping open connections. */
@@ -112,8 +117,20 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     }
     const length = fault === "short" ? half.length : data.length;
     res.writeHead(200, { ...headers, "Content-Length": String(length) });
-    const sent = fault === "cut" || fault === "short" || fault === "stall" ? half : body;
-    for (let at = 0; at < sent.length; at += CHUNK) res.write(sent.subarray(at, at + CHUNK));
+    const spoilt = fault === "cut" || fault === "short" || fault === "stall";
+    const sent = spoilt ? half : body;
+    const write = (part: Uint8Array) => {
+      for (let at = 0; at < part.length; at += CHUNK) res.write(part.subarray(at, at + CHUNK));
+    };
+    if (!spoilt && hub.pause) {
+      write(sent.subarray(0, half.length));
+      hub.pause.then(() => {
+        write(sent.subarray(half.length));
+        res.end();
+      });
+      return;
+    }
+    write(sent);
     if (fault === "cut") setTimeout(() => res.socket?.destroy(), 20);
     else if (fault !== "stall") res.end();
   }
