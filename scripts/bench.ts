@@ -1,7 +1,8 @@
 /**
  * Benchmark: embedding speed against the machine's matmul roofline and against ONNX Runtime on the
- * same network and weights, fbank speed, cold start, memory, and diarization (segmentation alone, the
- * pipeline's real-time factor with and without a shared embedding trunk, memory on long files).
+ * same network and weights, fbank and resampling speed, cold start, memory, and diarization
+ * (segmentation alone, the pipeline's real-time factor with and without a shared embedding trunk,
+ * memory on long files).
  *
  *     deno run -A scripts/bench.ts [--full] [--only GROUPS] [--json FILE] [--weights PATH]
  *         [--segmentation PATH] [--threads N]
@@ -59,6 +60,9 @@ import {
   type Summary,
   type Timed,
 } from "./bench/stats.ts";
+
+/** The rate the resampling row converts from. */
+const CD_RATE = 44100;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -136,6 +140,8 @@ interface EmbedResult {
 interface FbankResult {
   frames: number;
   secondsPerCall: number[];
+  /** Resampling a clip of the same duration from 44.1 kHz to 16 kHz. */
+  resampleSecondsPerCall: number[];
 }
 
 interface ColdResult {
@@ -303,9 +309,17 @@ async function childMain(job: Job): Promise<unknown> {
     }
     case "fbank": {
       const { fbank } = await import("../lib/fbank.ts");
+      const { resample } = await import("../lib/resample.ts");
       const clip = syntheticSpeech(1, job.seconds);
       const timed = await measure(() => fbank(clip), job.policy);
-      return { frames: timed.results[0].frames, secondsPerCall: timed.seconds } satisfies FbankResult;
+      // Only the length matters to the cost: the same signal, read as 44.1 kHz audio.
+      const cdQuality = syntheticSpeech(2, job.seconds * CD_RATE / SAMPLE_RATE);
+      const resampled = await measure(() => resample(cdQuality, CD_RATE, SAMPLE_RATE), job.policy);
+      return {
+        frames: timed.results[0].frames,
+        secondsPerCall: timed.seconds,
+        resampleSecondsPerCall: resampled.seconds,
+      } satisfies FbankResult;
     }
     case "cold": {
       const scriptStart = performance.now();
@@ -704,14 +718,24 @@ function embedTable(rows: EmbedRow[], roofGflops: number): string {
 }
 
 function fbankTable(fbank: FbankResult, settings: Settings): string {
-  const s = summarize(fbank.secondsPerCall);
-  return formatTable(["fbank (TypeScript)", "runs", "median ms", "min–max ms", "frames/s", "× real time"], [[
-    `${duration(settings.fbankSeconds)} clip, ${fbank.frames} frames`,
-    String(s.n),
-    ...msSpread(s),
-    num(fbank.frames / s.median),
-    num(settings.fbankSeconds / s.median),
-  ]]);
+  const clip = duration(settings.fbankSeconds);
+  const row = (label: string, secondsPerCall: number[], frames?: number) => {
+    const s = summarize(secondsPerCall);
+    return [
+      label,
+      String(s.n),
+      ...msSpread(s),
+      frames ? num(frames / s.median) : "–",
+      num(settings.fbankSeconds / s.median),
+    ];
+  };
+  return formatTable(
+    ["front end (TypeScript)", "runs", "median ms", "min–max ms", "frames/s", "× real time"],
+    [
+      row(`fbank, ${clip} clip, ${fbank.frames} frames`, fbank.secondsPerCall, fbank.frames),
+      row(`resample 44.1 → 16 kHz, ${clip} clip`, fbank.resampleSecondsPerCall),
+    ],
+  );
 }
 
 function coldTable(cold: Timed<ColdResult>): string {
@@ -878,6 +902,7 @@ function toJson(results: Results, rows: EmbedRow[]): unknown {
     })),
     fbank,
     fbankSummary: fbank && summarize(fbank.secondsPerCall),
+    resampleSummary: fbank && summarize(fbank.resampleSecondsPerCall),
     coldStart: cold && { wallSeconds: cold.seconds, phasesMs: cold.results },
     diarization: diarizationJson(diarization),
   };

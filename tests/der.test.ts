@@ -231,7 +231,7 @@ describe("diarizationErrorRate, hand-computed", () => {
     assert.equal(errorRate({ ...zero, falseAlarm: 1 }), 1);
   });
 
-  test("a 1-hour file with 2000 turns per side is scored in well under a second", () => {
+  test("a 1-hour file with 2000 turns per side: consistent components, renamed labels score 0", () => {
     const next = rng(11);
     const turns = (names: string[]) =>
       Array.from({ length: 2000 }, (_, i) => {
@@ -239,11 +239,12 @@ describe("diarizationErrorRate, hand-computed", () => {
         return seg(names[Math.floor(next() * names.length)], start, start + 0.5 + next() * 2.5);
       });
     const ref = turns(["A", "B", "C", "D"]), hyp = turns(["0", "1", "2", "3", "4", "5"]);
-    const t0 = performance.now();
     const r = diarizationErrorRate(ref, hyp, { collar: 0.5, skipOverlap: true });
-    const ms = performance.now() - t0;
     assert.ok(r.total > 1000 && r.der > 0);
-    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+    const accounted = r.correct + r.missedDetection + r.confusion;
+    assert.ok(Math.abs(accounted - r.total) <= 1e-9 * r.total, `${accounted} vs ${r.total}`);
+    const renamed = ref.map((s) => ({ ...s, speaker: `spk_${s.speaker}` }));
+    assert.equal(diarizationErrorRate(ref, renamed, { collar: 0.5, skipOverlap: true }).der, 0);
   });
 });
 

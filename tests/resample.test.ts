@@ -122,16 +122,6 @@ describe("resample properties", () => {
       assertInvalidArgument(() => resample(x, 16000, bad), String(bad));
     }
   });
-
-  test("60 s of 44.1 kHz audio resamples to 16 kHz quickly", () => {
-    const x = tone(440, 44100, 60 * 44100);
-    resample(x.subarray(0, 44100), 44100, 16000); // warm the kernel cache and JIT
-    const t0 = performance.now();
-    const y = resample(x, 44100, 16000);
-    const ms = performance.now() - t0;
-    assert.equal(y.length, 60 * 16000);
-    assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
-  });
 });
 
 describe("toModelRate", () => {
