@@ -26,28 +26,20 @@ struct Direction {
   bool backward;  // steps run over frames T - 1 down to 0
 };
 
-// g[b, :] += h[b, :] @ w for rows [b0, b0 + RB), columns [j, j + 2 vectors).
-template <class V, int RB>
+// g[b, j : j + CB vectors] += h[b, :] @ w[:, j : j + CB vectors]: CB independent accumulators hide the
+// FMA latency. One row at a time: on the CPU segmentation passes one chunk at a time (B = 1), so blocking
+// rows to reuse w would gain nothing.
+template <class V, int CB>
 __attribute__((always_inline)) inline void product_block(const float* h, const float* w, float* g, int H, int G,
-                                                         int b0, int j) {
+                                                         int j) {
   constexpr int W = sizeof(V) / sizeof(float);
-  V acc[RB][2];
-  for (int r = 0; r < RB; ++r) {
-    acc[r][0] = load<V>(g + (b0 + r) * G + j);
-    acc[r][1] = load<V>(g + (b0 + r) * G + j + W);
-  }
+  V acc[CB];
+  for (int c = 0; c < CB; ++c) acc[c] = load<V>(g + j + c * W);
   for (int k = 0; k < H; ++k) {
-    const V w0 = load<V>(w + k * G + j), w1 = load<V>(w + k * G + j + W);
-    for (int r = 0; r < RB; ++r) {
-      const V hk = h[(b0 + r) * H + k] - V{};  // a broadcast (V{} + x would add a zero first)
-      acc[r][0] += hk * w0;
-      acc[r][1] += hk * w1;
-    }
+    const V hk = h[k] - V{};  // a broadcast (V{} + x would add a zero first)
+    for (int c = 0; c < CB; ++c) acc[c] += hk * load<V>(w + k * G + j + c * W);
   }
-  for (int r = 0; r < RB; ++r) {
-    store(g + (b0 + r) * G + j, acc[r][0]);
-    store(g + (b0 + r) * G + j + W, acc[r][1]);
-  }
+  for (int c = 0; c < CB; ++c) store(g + j + c * W, acc[c]);
 }
 
 // Vector exp, sigmoid and tanh, within a few float32 ulps: glibc's scalar tanhf and expf were most of a
@@ -93,29 +85,26 @@ __attribute__((always_inline)) inline V vtanh(V x) {
   return (x < 0.625f && x > -0.625f) ? small : large;
 }
 
-template <class V, int RB>
+// G = 4 x 128 is a multiple of 8 vectors of any width used here.
+template <class V>
 __attribute__((always_inline)) inline void run_direction(const Direction& d) {
-  constexpr int W = sizeof(V) / sizeof(float);
+  constexpr int W = sizeof(V) / sizeof(float), CB = 8;
   const int B = d.B, H = d.H, G = 4 * H;
-  std::vector<float> h(size_t(B) * H, 0.0f), c(size_t(B) * H, 0.0f), g(size_t(B) * G);
+  std::vector<float> h(size_t(B) * H, 0.0f), c(size_t(B) * H, 0.0f), g(G);
   for (int step = 0; step < d.T; ++step) {
     const int t = d.backward ? d.T - 1 - step : step;
-    for (int b = 0; b < B; ++b) std::copy_n(d.gates + b * d.gate_item + t * d.gate_frame, G, g.begin() + b * G);
-    for (int j = 0; j < G; j += 2 * W) {
-      int b = 0;
-      for (; b + RB <= B; b += RB) product_block<V, RB>(h.data(), d.w, g.data(), H, G, b, j);
-      for (; b < B; ++b) product_block<V, 1>(h.data(), d.w, g.data(), H, G, b, j);
-    }
     for (int b = 0; b < B; ++b) {
-      const float* gb = g.data() + b * G;
+      float* hb = h.data() + b * H;
+      float* cb = c.data() + b * H;
       float* out = d.out + b * d.out_item + t * d.out_frame;
+      std::copy_n(d.gates + b * d.gate_item + t * d.gate_frame, G, g.begin());
+      for (int j = 0; j < G; j += CB * W) product_block<V, CB>(hb, d.w, g.data(), H, G, j);
       for (int k = 0; k < H; k += W) {
-        const V gi = load<V>(gb + k), gf = load<V>(gb + H + k);
-        const V gc = load<V>(gb + 2 * H + k), go = load<V>(gb + 3 * H + k);
-        const V cell = vsigmoid(gf) * load<V>(c.data() + b * H + k) + vsigmoid(gi) * vtanh(gc);
+        const V gi = load<V>(&g[k]), gf = load<V>(&g[H + k]), gc = load<V>(&g[2 * H + k]), go = load<V>(&g[3 * H + k]);
+        const V cell = vsigmoid(gf) * load<V>(cb + k) + vsigmoid(gi) * vtanh(gc);
         const V hidden = vsigmoid(go) * vtanh(cell);
-        store(c.data() + b * H + k, cell);
-        store(h.data() + b * H + k, hidden);
+        store(cb + k, cell);
+        store(hb + k, hidden);
         store(out + k, hidden);
       }
     }
@@ -123,12 +112,10 @@ __attribute__((always_inline)) inline void run_direction(const Direction& d) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) void direction_avx512(const Direction& d) { run_direction<v16, 8>(d); }
-__attribute__((target("avx2,fma"))) void direction_avx2(const Direction& d) { run_direction<v8, 4>(d); }
-void direction_baseline(const Direction& d) { run_direction<v4, 4>(d); }
-#else
-void direction_baseline(const Direction& d) { run_direction<v4, 8>(d); }
+__attribute__((target("avx512f,fma"))) void direction_avx512(const Direction& d) { run_direction<v16>(d); }
+__attribute__((target("avx2,fma"))) void direction_avx2(const Direction& d) { run_direction<v8>(d); }
 #endif
+void direction_baseline(const Direction& d) { run_direction<v4>(d); }
 
 using Runner = void (*)(const Direction&);
 

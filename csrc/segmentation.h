@@ -39,6 +39,8 @@ class PyanNet {
   mlx::core::array sincnet(mlx::core::array x) const;
   mlx::core::array lstm(mlx::core::array x) const;
   mlx::core::array sincnet_direct(mlx::core::array x) const;
+  // segment() of chunks [first, first + batch), the checks done.
+  void segment_pass(const float* waveforms, int64_t first, int64_t batch, int64_t samples, float* out) const;
 
   mlx::core::Stream stream_;
   std::vector<mlx::core::array> norm_weight_, norm_bias_;  // wav_norm1d, then norm1d.0-2
