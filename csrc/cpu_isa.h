@@ -13,8 +13,7 @@ enum class CpuIsa { avx512, avx2, baseline };
 // check each kernel on one machine; any other value caps nothing). Read once.
 CpuIsa cpu_isa();
 
-// The build of a kernel for cpu_isa(), from its AVX-512, AVX2+FMA and baseline builds (x86-64 only;
-// elsewhere there is just the baseline).
+// The build of a kernel for cpu_isa(), from its AVX-512, AVX2+FMA and baseline builds.
 template <class F>
 F for_cpu_isa(F avx512, F avx2, F baseline) {
   switch (cpu_isa()) {
@@ -26,6 +25,14 @@ F for_cpu_isa(F avx512, F avx2, F baseline) {
       return baseline;
   }
 }
+
+// for_cpu_isa() where only x86-64 has the AVX builds: elsewhere they are not defined, and the macro does
+// not name them.
+#if defined(__x86_64__)
+#define WESPEAKER_KERNEL_FOR_CPU(avx512, avx2, baseline) ::wespeaker::for_cpu_isa(avx512, avx2, baseline)
+#else
+#define WESPEAKER_KERNEL_FOR_CPU(avx512, avx2, baseline) (baseline)
+#endif
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));

@@ -68,18 +68,10 @@ void run_baseline(const ConvJob& j, int64_t p0, int64_t p1) { run_range<v4, 4, 2
 void run_baseline(const ConvJob& j, int64_t p0, int64_t p1) { run_range<v4, 4, 5>(j, p0, p1); }
 #endif
 
-using Runner = void (*)(const ConvJob&, int64_t, int64_t);
-
-#if defined(__x86_64__)
-Runner pick_runner() { return for_cpu_isa<Runner>(run_avx512, run_avx2, run_baseline); }
-#else
-Runner pick_runner() { return run_baseline; }
-#endif
-
 }  // namespace
 
 void run_direct(const ConvJob& j) {
-  static const Runner runner = pick_runner();
+  static const auto runner = WESPEAKER_KERNEL_FOR_CPU(run_avx512, run_avx2, run_baseline);
   Workers& workers = Workers::shared();
   // Even the narrowest layer does ~300 multiply-adds per pixel: a few register blocks are worth a thread.
   constexpr int64_t kMinPixelsPerThread = 64;

@@ -117,16 +117,8 @@ __attribute__((target("avx2,fma"))) void direction_avx2(const Direction& d) { ru
 #endif
 void direction_baseline(const Direction& d) { run_direction<v4>(d); }
 
-using Runner = void (*)(const Direction&);
-
-#if defined(__x86_64__)
-Runner pick_runner() { return for_cpu_isa<Runner>(direction_avx512, direction_avx2, direction_baseline); }
-#else
-Runner pick_runner() { return direction_baseline; }
-#endif
-
 void run(const Direction& d) {
-  static const Runner runner = pick_runner();
+  static const auto runner = WESPEAKER_KERNEL_FOR_CPU(direction_avx512, direction_avx2, direction_baseline);
   runner(d);
 }
 

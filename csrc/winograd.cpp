@@ -230,18 +230,10 @@ void winograd_baseline(const ConvJob& j, const float* src, int part, int parts) 
 }
 #endif
 
-using Runner = void (*)(const ConvJob&, const float*, int, int);
-
-#if defined(__x86_64__)
-Runner pick_runner() { return for_cpu_isa<Runner>(winograd_avx512, winograd_avx2, winograd_baseline); }
-#else
-Runner pick_runner() { return winograd_baseline; }
-#endif
-
 }  // namespace
 
 void run_winograd(const ConvJob& j) {
-  static const Runner runner = pick_runner();
+  static const auto runner = WESPEAKER_KERNEL_FOR_CPU(winograd_avx512, winograd_avx2, winograd_baseline);
   // A segment reads one grid row above and two below its tiles, and a vector's worth of tiles (2 W
   // columns, W at most 16) and a column either side whichever lanes it keeps: up to 2 rows + 2 W points
   // past the last channel and a row + 2 W before the first, which the guard rows hold unless the grid is
