@@ -25,22 +25,27 @@ export {
   type EmbedOptions,
   WeSpeakerModel,
 } from "./lib/model.ts";
-export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/fbank.ts";
-export { NativeModel } from "./lib/native_model.ts";
-export type { Handle } from "./lib/ffi/runtime.ts";
-export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/wav.ts";
-export { resample, StreamingResampler } from "./lib/resample.ts";
-export { openWavStream, type WavStream, type WavStreamOptions } from "./lib/wav_stream.ts";
+export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/audio/fbank.ts";
+export { NativeModel } from "./lib/native/native_model.ts";
+export type { Handle } from "./lib/native/runtime.ts";
+export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/audio/wav.ts";
+export { resample, StreamingResampler } from "./lib/audio/resample.ts";
+export { openWavStream, type WavStream, type WavStreamOptions } from "./lib/audio/wav_stream.ts";
 export { embedWindows, type WindowEmbedding, type WindowOptions, type WindowSource } from "./lib/windows.ts";
-export { loadAudio, type LoadedAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio.ts";
+export { loadAudio, type LoadedAudio, MODEL_SAMPLE_RATE, toModelRate } from "./lib/audio/load.ts";
 export { WeSpeakerError, type WeSpeakerErrorCode } from "./lib/errors.ts";
 export { type BatchPlanOptions } from "./lib/batching.ts";
 export { embeddingFlops, type LayerFlops, layerFlops } from "./lib/flops.ts";
-export { type CheckpointFormat, convertCheckpoint, type Converted, detectFormat } from "./lib/convert/mod.ts";
-export { MLX_CONFIG } from "./lib/convert/fuse.ts";
-export { SEGMENTATION_CONFIG } from "./lib/segmentation_layout.ts";
-export type { F32Tensor } from "./lib/safetensors.ts";
-export { DEFAULT_REPO, type PretrainedOptions, SEGMENTATION_REPO } from "./lib/pretrained.ts";
+export {
+  type CheckpointFormat,
+  convertCheckpoint,
+  type Converted,
+  detectFormat,
+} from "./lib/hub/convert/mod.ts";
+export { MLX_CONFIG } from "./lib/hub/convert/fuse.ts";
+export { SEGMENTATION_CONFIG } from "./lib/native/segmentation_layout.ts";
+export type { F32Tensor } from "./lib/hub/safetensors.ts";
+export { DEFAULT_REPO, type PretrainedOptions, SEGMENTATION_REPO } from "./lib/hub/pretrained.ts";
 export { SEGMENTATION_CLASSES, SEGMENTATION_SAMPLE_RATE, SegmentationModel } from "./lib/segmentation.ts";
 export {
   DiarizationPipeline,
@@ -58,7 +63,7 @@ export {
   type EmbeddingClusteringOptions,
   type EmbeddingClusters,
 } from "./lib/diarization/clustering.ts";
-export { formatRTTM, parseRTTM, parseUEM, type SpeakerSegment } from "./lib/rttm.ts";
+export { formatRTTM, parseRTTM, parseUEM, type SpeakerSegment } from "./lib/formats/rttm.ts";
 export {
   DERAccumulator,
   type DERComponents,
@@ -66,14 +71,14 @@ export {
   type DERResult,
   diarizationErrorRate,
   errorRate,
-} from "./lib/der.ts";
+} from "./lib/formats/der.ts";
 export {
   type CorpusDER,
   type CorpusOptions,
   evaluateCorpus,
   type FileDER,
   formatDERTable,
-} from "./lib/der_report.ts";
-export { hubFile, type HubOptions, type HubProgress } from "./lib/hub.ts";
-export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/ffi/library.ts";
-export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/ffi/symbols.ts";
+} from "./lib/formats/der_report.ts";
+export { hubFile, type HubOptions, type HubProgress } from "./lib/hub/hub.ts";
+export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/native/library.ts";
+export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/native/symbols.ts";

@@ -1,6 +1,6 @@
 /**
  * Floating-point operation counts of the WeSpeaker ResNet34-LM network, from its architecture
- * (`lib/model_layout.ts`), for reporting achieved GFLOP/s.
+ * (`lib/native/model_layout.ts`), for reporting achieved GFLOP/s.
  *
  * A convolution producing an `O × F_out × T_out` map from `I` input channels with a `kH × kW`
  * kernel counts `2 · O · kH · kW · I · F_out · T_out` (one multiply and one add per weight and
@@ -16,7 +16,13 @@
  *
  * @module
  */
-import { EMBEDDING_DIM, NUM_MEL_BINS, resnetBlocks, STATS_DIM, STEM_CHANNELS } from "./model_layout.ts";
+import {
+  EMBEDDING_DIM,
+  NUM_MEL_BINS,
+  resnetBlocks,
+  STATS_DIM,
+  STEM_CHANNELS,
+} from "./native/model_layout.ts";
 
 /** The cost of one layer of the network for one clip. */
 export interface LayerFlops {

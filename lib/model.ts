@@ -1,15 +1,15 @@
 /**
  * `WeSpeakerModel`: speaker embeddings from audio, through libwespeaker.
  */
-import { loadAudio, toModelRate } from "./audio.ts";
+import { loadAudio, toModelRate } from "./audio/load.ts";
 import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
-import { NativeModel } from "./native_model.ts";
-import { type Fbank, fbank } from "./fbank.ts";
-import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./ffi/library.ts";
-import type { Handle } from "./ffi/runtime.ts";
-import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./ffi/symbols.ts";
-import { type PretrainedOptions, resolvePretrained } from "./pretrained.ts";
+import { NativeModel } from "./native/native_model.ts";
+import { type Fbank, fbank } from "./audio/fbank.ts";
+import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./native/library.ts";
+import type { Handle } from "./native/runtime.ts";
+import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./native/symbols.ts";
+import { type PretrainedOptions, resolvePretrained } from "./hub/pretrained.ts";
 
 /** Options shared by the embedding methods. */
 export interface EmbedOptions {

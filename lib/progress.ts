@@ -6,7 +6,7 @@
  */
 import process from "node:process";
 import type { DiarizationProgress } from "./diarization/local.ts";
-import type { HubProgress } from "./hub.ts";
+import type { HubProgress } from "./hub/hub.ts";
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);

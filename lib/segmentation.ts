@@ -6,17 +6,21 @@
  * @module
  */
 import { WeSpeakerError } from "./errors.ts";
-import { NativeModel } from "./native_model.ts";
+import { NativeModel } from "./native/native_model.ts";
 import {
   freeSegmenter,
   loadSegmenter,
   segmentationFrames,
   segmentNative,
   segmentNativeAsync,
-} from "./ffi/library.ts";
-import type { Handle } from "./ffi/runtime.ts";
-import { SEGMENTATION_CLASSES, SEGMENTATION_MAX_SAMPLES, SEGMENTATION_SAMPLE_RATE } from "./ffi/symbols.ts";
-import { type PretrainedOptions, resolvePretrained, SEGMENTATION_REPO } from "./pretrained.ts";
+} from "./native/library.ts";
+import type { Handle } from "./native/runtime.ts";
+import {
+  SEGMENTATION_CLASSES,
+  SEGMENTATION_MAX_SAMPLES,
+  SEGMENTATION_SAMPLE_RATE,
+} from "./native/symbols.ts";
+import { type PretrainedOptions, resolvePretrained, SEGMENTATION_REPO } from "./hub/pretrained.ts";
 
 export { SEGMENTATION_CLASSES, SEGMENTATION_SAMPLE_RATE };
 

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { MODEL_SAMPLE_RATE } from "./audio.ts";
+import { MODEL_SAMPLE_RATE } from "./audio/load.ts";
 import { WeSpeakerError } from "./errors.ts";
-import { numFbankFrames } from "./fbank.ts";
-import { MIN_FRAMES } from "./ffi/symbols.ts";
+import { numFbankFrames } from "./audio/fbank.ts";
+import { MIN_FRAMES } from "./native/symbols.ts";
 import type { WeSpeakerModel } from "./model.ts";
-import { type AudioSource, modelRateChunks, SampleQueue } from "./sample_stream.ts";
+import { type AudioSource, modelRateChunks, SampleQueue } from "./audio/sample_stream.ts";
 
 /** Options of {@link embedWindows}. */
 export interface WindowOptions {

@@ -199,7 +199,7 @@ interface SherpaModule {
 async function contender(job: Extract<Job, { kind: "embed" }>): Promise<Contender> {
   if (job.engine === "wespeaker-features" || job.engine === "wespeaker-audio") {
     const { WeSpeakerModel, nativeVersion } = await import("../mod.ts");
-    const { embedNative, loadModel } = await import("../lib/ffi/library.ts");
+    const { embedNative, loadModel } = await import("../lib/native/library.ts");
     const model = await WeSpeakerModel.load(job.model);
     const versions = { wespeaker: nativeVersion() };
     const native = await nativeInfo();
@@ -274,7 +274,7 @@ async function contender(job: Extract<Job, { kind: "embed" }>): Promise<Contende
 }
 
 async function makeInput(c: EmbedCase): Promise<Input> {
-  const { fbank } = await import("../lib/fbank.ts");
+  const { fbank } = await import("../lib/audio/fbank.ts");
   const clips = Array.from({ length: c.batch }, (_, i) => syntheticSpeech(i + 1, c.seconds));
   const features = clips.map((clip) => fbank(clip));
   const frames = features[0].frames;
@@ -308,8 +308,8 @@ async function childMain(job: Job): Promise<unknown> {
       } satisfies EmbedResult;
     }
     case "fbank": {
-      const { fbank } = await import("../lib/fbank.ts");
-      const { resample } = await import("../lib/resample.ts");
+      const { fbank } = await import("../lib/audio/fbank.ts");
+      const { resample } = await import("../lib/audio/resample.ts");
       const clip = syntheticSpeech(1, job.seconds);
       const timed = await measure(() => fbank(clip), job.policy);
       // Only the length matters to the cost: the same signal, read as 44.1 kHz audio.
@@ -369,7 +369,7 @@ interface Roofline {
 
 /** The roofline tool sits next to the library the bench loads. */
 async function rooflineTool(): Promise<string> {
-  const { libraryCandidates } = await import("../lib/ffi/library.ts");
+  const { libraryCandidates } = await import("../lib/native/library.ts");
   const first = libraryCandidates()[0];
   return join(first.includes("/") ? dirname(first) : join(REPO, "build"), "wespeaker-roofline");
 }
@@ -931,7 +931,7 @@ async function embeddingWeights(given: string | undefined, tmp: string): Promise
 
 /** Converted segmentation-3.0 weights in `tmp`: from the given checkpoint, or a seeded random one. */
 async function segmentationWeights(given: string | undefined, tmp: string): Promise<[string, string]> {
-  const { convertCheckpoint } = await import("../lib/convert/mod.ts");
+  const { convertCheckpoint } = await import("../lib/hub/convert/mod.ts");
   const { DEFAULT_SEGMENTATION_SEED, generateSegmentationCheckpoint } = await import(
     "./generate_segmentation.ts"
   );

@@ -26,10 +26,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { STAGE_BLOCKS, STAGE_STRIDES } from "../lib/model_layout.ts";
-import type { F32Tensor } from "../lib/safetensors.ts";
-import { DEFAULT_BN_EPS } from "../lib/convert/fuse.ts";
-import { convertCheckpoint } from "../lib/convert/mod.ts";
+import { STAGE_BLOCKS, STAGE_STRIDES } from "../lib/native/model_layout.ts";
+import type { F32Tensor } from "../lib/hub/safetensors.ts";
+import { DEFAULT_BN_EPS } from "../lib/hub/convert/fuse.ts";
+import { convertCheckpoint } from "../lib/hub/convert/mod.ts";
 import {
   AttributeType,
   ONNX_FIELDS,
@@ -39,8 +39,8 @@ import {
   type OnnxTensor,
   type OnnxValueInfo,
   TensorDataType,
-} from "../lib/convert/onnx.ts";
-import { ProtoWriter } from "../lib/convert/protobuf.ts";
+} from "../lib/hub/convert/onnx.ts";
+import { ProtoWriter } from "../lib/hub/convert/protobuf.ts";
 import { Rng } from "./generate_weights.ts";
 
 /** Operator set of the exported graph (ReduceMean still takes `axes` as an attribute there). */

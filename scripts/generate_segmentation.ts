@@ -35,7 +35,7 @@ import {
   POWERSET_CLASSES,
   SINC_FILTERS as SINC_FILTER_OUTPUTS,
   SINC_KERNEL,
-} from "../lib/segmentation_layout.ts";
+} from "../lib/native/segmentation_layout.ts";
 import { runGenerator } from "./generator_cli.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import {

@@ -21,8 +21,8 @@
  */
 
 import { runGenerator } from "./generator_cli.ts";
-import { encodeSafetensors, type F32Tensor } from "../lib/safetensors.ts";
-import { expectedWeights, NUM_MEL_BINS, POOLED_FREQUENCY_BINS } from "../lib/model_layout.ts";
+import { encodeSafetensors, type F32Tensor } from "../lib/hub/safetensors.ts";
+import { expectedWeights, NUM_MEL_BINS, POOLED_FREQUENCY_BINS } from "../lib/native/model_layout.ts";
 
 /** Seed of the weights used by the parity tests and written by default. */
 export const DEFAULT_WEIGHTS_SEED = 20250;

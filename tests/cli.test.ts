@@ -87,12 +87,55 @@ describe("cli", () => {
       ["convert", wavA],
       ["frobnicate"],
       ["embed", "--bogus"],
+      ["embed", "--weights"],
+      ["diarize", "--num-speakers", "0", wavA],
+      ["diarize", "--rttm", "--json", wavA],
+      ["help", "frobnicate"],
     ];
     for (const args of usageErrors) {
       const r = runCli(args);
       assert.equal(r.status, 2, args.join(" "));
-      oneErrorLine(r.stderr, /^wespeaker: .*wespeaker help/);
+      oneErrorLine(r.stderr, /^wespeaker: .*run 'wespeaker( [a-z]+)? --help' for usage/);
     }
+  });
+
+  test("short flags are options, never silently ignored: -w is --weights", () => {
+    const long = runCli(["embed", "--weights", weights, "--json", wavA]);
+    const short = runCli(["embed", "-w", weights, "--json", wavA]);
+    assert.equal(short.status, 0, short.stderr);
+    assert.equal(short.stdout, long.stdout);
+  });
+
+  test("--help lists every command, each command has its own --help, --version prints the version", () => {
+    const top = runCli(["--help"]);
+    assert.equal(top.status, 0, top.stderr);
+    const names = [...top.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]);
+    assert.ok(names.length >= 6, top.stdout);
+    for (const name of names) {
+      for (const args of [[name, "--help"], [name, "-h"], ["help", name]]) {
+        const r = runCli(args);
+        assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`^usage: wespeaker ${name}`), args.join(" "));
+      }
+    }
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    const deno = JSON.parse(readFileSync(new URL("../deno.json", import.meta.url), "utf8"));
+    assert.equal(deno.version, pkg.version, "deno.json and package.json versions differ");
+    const v = runCli(["--version"]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout, `wespeaker ${pkg.version}\n`);
+  });
+
+  test("-o writes the result to a file (atomically) and nothing to stdout", () => {
+    const out = writeScratch("embed-out.jsonl", "old contents");
+    const r = runCli(["embed", "-w", weights, "--json", "-o", out, wavA]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    const direct = runCli(["embed", "-w", weights, "--json", wavA]);
+    assert.equal(readFileSync(out, "utf8"), direct.stdout);
+    const bad = runCli(["embed", "-w", weights, "-o", "/nonexistent/dir/out.txt", wavA]);
+    assert.equal(bad.status, 1);
+    oneErrorLine(bad.stderr, /cannot write \/nonexistent\/dir\/out\.txt/);
   });
 
   test("--model takes a local checkpoint file or directory", () => {

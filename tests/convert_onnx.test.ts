@@ -13,9 +13,9 @@ import {
   type OnnxNode,
   type OnnxTensor,
   readOnnxModel,
-} from "../lib/convert/onnx.ts";
-import { ProtoMessage, ProtoWriter } from "../lib/convert/protobuf.ts";
-import type { F32Tensor } from "../lib/safetensors.ts";
+} from "../lib/hub/convert/onnx.ts";
+import { ProtoMessage, ProtoWriter } from "../lib/hub/convert/protobuf.ts";
+import type { F32Tensor } from "../lib/hub/safetensors.ts";
 import { buildOnnxModel, encodeOnnxModel, exportOnnx } from "../scripts/export_onnx.ts";
 import { Rng, syntheticFeatures } from "../scripts/generate_weights.ts";
 import { tensorsOf, testWeights, writeScratch } from "./helpers/weights.ts";

@@ -7,11 +7,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { WeSpeakerError, WeSpeakerModel } from "../mod.ts";
-import type { Tensor } from "../lib/convert/fuse.ts";
-import { convertTorchCheckpoint, readTorchCheckpoint } from "../lib/convert/torch.ts";
-import { PyGlobal, PyObject, type PyValue, unpickle } from "../lib/convert/unpickle.ts";
-import { ZipArchive } from "../lib/convert/zip.ts";
-import type { F32Tensor } from "../lib/safetensors.ts";
+import type { Tensor } from "../lib/hub/convert/fuse.ts";
+import { convertTorchCheckpoint, readTorchCheckpoint } from "../lib/hub/convert/torch.ts";
+import { PyGlobal, PyObject, type PyValue, unpickle } from "../lib/hub/convert/unpickle.ts";
+import { ZipArchive } from "../lib/hub/convert/zip.ts";
+import type { F32Tensor } from "../lib/hub/safetensors.ts";
 import { Rng, syntheticFeatures } from "../scripts/generate_weights.ts";
 import {
   encodeTorchZip,

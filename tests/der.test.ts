@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
-import { DERAccumulator, type DERComponents, diarizationErrorRate, errorRate } from "../lib/der.ts";
-import { evaluateCorpus } from "../lib/der_report.ts";
+import { DERAccumulator, type DERComponents, diarizationErrorRate, errorRate } from "../lib/formats/der.ts";
+import { evaluateCorpus } from "../lib/formats/der_report.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { linearSumAssignment } from "../lib/hungarian.ts";
-import { parseRTTM, parseUEM, type SpeakerSegment } from "../lib/rttm.ts";
+import { linearSumAssignment } from "../lib/math/hungarian.ts";
+import { parseRTTM, parseUEM, type SpeakerSegment } from "../lib/formats/rttm.ts";
 import { runCli } from "./helpers/runtime.ts";
 
 const fixture = (name: string) =>
@@ -364,10 +364,11 @@ describe("der command", () => {
     const broken = write("broken.rttm", "SPEAKER f1 1 0.0 abc <NA> <NA> A <NA> <NA>\n");
     const uem = write("other.uem", "g1 1 0 10\n");
     const cases: Array<[string[], number, RegExp]> = [
-      [["der", ref], 2, /der needs exactly two RTTM files/],
-      [["der", ref, ref, "--collar", "-1"], 2, /--collar must be a number of seconds >= 0, got '-1'/],
-      [["der", ref, ref, "--collar"], 2, /--collar needs a value/],
-      [["der", ref, ref, "--bogus"], 2, /unknown option --bogus/],
+      [["der", ref], 2, /der takes exactly 2 RTTM files \(REF HYP\), got 1/],
+      [["der", ref, ref, "--collar=-1"], 2, /--collar must be a number of seconds >= 0, got '-1'/],
+      [["der", ref, ref, "--collar", "-1"], 2, /'--collar' argument is ambiguous.*'--collar=-XYZ'/],
+      [["der", ref, ref, "--collar"], 2, /Option '--collar <value>' argument missing/],
+      [["der", ref, ref, "--bogus"], 2, /Unknown option '--bogus'.*wespeaker der --help/],
       [["der", ref, broken], 1, /broken\.rttm line 1: duration "abc" is not a non-negative number/],
       [["der", ref, join(scratch, "absent.rttm")], 1, /cannot read .*absent\.rttm/],
       [["der", ref, ref, "--uem", uem], 1, /the UEM has no entry for file "f1"/],
@@ -384,7 +385,10 @@ describe("der command", () => {
   test("help lists the der command", () => {
     const r = runCli(["help"]);
     assert.equal(r.status, 0);
-    assert.match(r.stdout, /der REF HYP \[--uem U\] \[--collar S\] \[--skip-overlap\] \[--json\]/);
+    assert.match(r.stdout, /^ {2}der +diarization error rate/m);
+    const der = runCli(["der", "--help"]);
+    assert.equal(der.status, 0);
+    assert.match(der.stdout, /der REF HYP \[--uem U\] \[--collar S\] \[--skip-overlap\] \[--json\]/);
   });
 });
 

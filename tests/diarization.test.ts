@@ -5,15 +5,15 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { loadAudio } from "../lib/audio.ts";
-import { diarizationErrorRate } from "../lib/der.ts";
+import { loadAudio } from "../lib/audio/load.ts";
+import { diarizationErrorRate } from "../lib/formats/der.ts";
 import { diarizeLocalResults } from "../lib/diarization/global.ts";
 import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
 import type { DiarizationResult } from "../lib/diarization/result.ts";
 import type { WeSpeakerError } from "../lib/errors.ts";
-import { fbank } from "../lib/fbank.ts";
+import { fbank } from "../lib/audio/fbank.ts";
 import { WeSpeakerModel } from "../lib/model.ts";
-import { parseRTTM } from "../lib/rttm.ts";
+import { parseRTTM } from "../lib/formats/rttm.ts";
 import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
 import { runCliAsync } from "./helpers/runtime.ts";
 import { tensorsOf, testSegmentationWeights, testWeights } from "./helpers/weights.ts";
@@ -254,9 +254,9 @@ describe("diarization pipeline", () => {
     assert.match(usage.stderr, /--num-speakers must be a positive integer/);
     for (
       const [args, message] of [
-        [["diarize"], /diarize needs exactly one FILE/],
+        [["diarize"], /diarize takes exactly 1 FILE, got 0/],
         [["diarize", "a.wav", "--rttm", "--json"], /give --rttm or --json, not both/],
-        [["diarize", "a.wav", "--step", "-1"], /--step must be a number of seconds >= 0, got '-1'/],
+        [["diarize", "a.wav", "--step=-1"], /--step must be a number of seconds >= 0, got '-1'/],
         [
           ["diarize", "a.wav", "--min-duration-off", "x"],
           /--min-duration-off must be a number of seconds >= 0/,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { fbank, numFbankFrames } from "../lib/fbank.ts";
-import { RealFft } from "../lib/fft.ts";
+import { fbank, numFbankFrames } from "../lib/audio/fbank.ts";
+import { RealFft } from "../lib/audio/fft.ts";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../lib/errors.ts";
 
 interface FixtureCase {

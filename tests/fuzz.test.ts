@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { decodeWav, WeSpeakerError, WeSpeakerModel } from "../mod.ts";
-import { encodeSafetensors, readSafetensorsHeader } from "../lib/safetensors.ts";
+import { encodeSafetensors, readSafetensorsHeader } from "../lib/hub/safetensors.ts";
 import { testWeights, writeScratch } from "./helpers/weights.ts";
 
 // A small deterministic PRNG: the same mutations on every run and runtime.

@@ -6,13 +6,13 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { expectedWeights } from "../lib/model_layout.ts";
+import { expectedWeights } from "../lib/native/model_layout.ts";
 import {
   encodeSafetensors,
   MAX_HEADER_BYTES,
   readF32Tensor,
   readSafetensorsHeader,
-} from "../lib/safetensors.ts";
+} from "../lib/hub/safetensors.ts";
 import {
   DEFAULT_WEIGHTS_SEED,
   generateWeights,

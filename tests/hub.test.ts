@@ -15,7 +15,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { hubFile, type HubOptions, type HubProgress } from "../lib/hub.ts";
+import { hubFile, type HubOptions, type HubProgress } from "../lib/hub/hub.ts";
 import { type FakeHub, type FakeRepo, gitBlobSha1, sha256Hex, withIsolatedHub } from "./helpers/fake_hub.ts";
 
 const REPO = "org/model";

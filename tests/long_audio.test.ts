@@ -18,12 +18,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 
-import { loadAudio } from "../lib/audio.ts";
+import { loadAudio } from "../lib/audio/load.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import { WeSpeakerModel } from "../lib/model.ts";
-import { resample, StreamingResampler } from "../lib/resample.ts";
-import { decodeWav } from "../lib/wav.ts";
-import { openWavStream, type WavStream } from "../lib/wav_stream.ts";
+import { resample, StreamingResampler } from "../lib/audio/resample.ts";
+import { decodeWav } from "../lib/audio/wav.ts";
+import { openWavStream, type WavStream } from "../lib/audio/wav_stream.ts";
 import { embedWindows, type WindowEmbedding, type WindowOptions } from "../lib/windows.ts";
 import { hashCodes } from "./helpers/long_audio_child.ts";
 import { repoRoot } from "./helpers/runtime.ts";

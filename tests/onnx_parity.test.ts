@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WeSpeakerModel } from "../mod.ts";
-import { embedNative, loadModel } from "../lib/ffi/library.ts";
+import { embedNative, loadModel } from "../lib/native/library.ts";
 import { embeddingFlops, layerFlops } from "../lib/flops.ts";
 import { exportOnnx } from "../scripts/export_onnx.ts";
 import { syntheticFeatures } from "../scripts/generate_weights.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { WeSpeakerError, WeSpeakerModel } from "../mod.ts";
-import { DEFAULT_REPO } from "../lib/pretrained.ts";
+import { DEFAULT_REPO } from "../lib/hub/pretrained.ts";
 import { exportOnnx } from "../scripts/export_onnx.ts";
 import { syntheticFeatures } from "../scripts/generate_weights.ts";
 import { startFakeHub } from "./helpers/fake_hub.ts";
@@ -167,7 +167,7 @@ describe("cli with pretrained weights", () => {
     const out = join(mkdtempSync(join(tmpdir(), "wespeaker-convert-")), "model.safetensors");
     const r = runCli(["convert", input, out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /wrote .*model\.safetensors: 74 tensors/);
+    assert.match(r.stderr, /wrote .*model\.safetensors: 74 tensors/);
     assert.equal(JSON.parse(readFileSync(join(out, "..", "config.json"), "utf8")).batchnorm_fused, true);
     using model = await WeSpeakerModel.load(out);
     assert.ok(cosine(model.embedFeatures(features), sample.normalized) >= 0.99999);

@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { convertCheckpoint } from "../lib/convert/mod.ts";
+import { convertCheckpoint } from "../lib/hub/convert/mod.ts";
 import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
 import type { DiarizationJSON } from "../lib/diarization/result.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { SEGMENTATION_REPO } from "../lib/pretrained.ts";
+import { SEGMENTATION_REPO } from "../lib/hub/pretrained.ts";
 import { SegmentationModel } from "../lib/segmentation.ts";
 import { generateSegmentationCheckpoint } from "../scripts/generate_segmentation.ts";
 import { type FakeHub, sha256Hex, withIsolatedHub } from "./helpers/fake_hub.ts";

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-import { resample } from "../lib/resample.ts";
-import { MODEL_SAMPLE_RATE, toModelRate } from "../lib/audio.ts";
+import { resample } from "../lib/audio/resample.ts";
+import { MODEL_SAMPLE_RATE, toModelRate } from "../lib/audio/load.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 
 interface Case {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { formatRTTM, parseRTTM, parseUEM } from "../lib/rttm.ts";
+import { formatRTTM, parseRTTM, parseUEM } from "../lib/formats/rttm.ts";
 
 const invalid = (pattern: RegExp) => (e: unknown) =>
   e instanceof WeSpeakerError && e.code === "invalid-argument" && pattern.test(e.message);

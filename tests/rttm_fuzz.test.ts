@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
-import { formatRTTM, parseRTTM, parseUEM } from "../lib/rttm.ts";
+import { formatRTTM, parseRTTM, parseUEM } from "../lib/formats/rttm.ts";
 
 // A small deterministic PRNG: the same mutations on every run and runtime.
 function rng(seed: number) {

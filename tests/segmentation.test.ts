@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { convertCheckpoint } from "../lib/convert/mod.ts";
+import { convertCheckpoint } from "../lib/hub/convert/mod.ts";
 import type { WeSpeakerError } from "../lib/errors.ts";
 import { SegmentationModel } from "../lib/segmentation.ts";
 import { generateSegmentationCheckpoint } from "../scripts/generate_segmentation.ts";
@@ -134,8 +134,8 @@ describe("segmentation-3.0", () => {
 
   test("native loader names the first bad tensor", async () => {
     const { path } = await convertedModel();
-    const { encodeSafetensors } = await import("../lib/safetensors.ts");
-    const { readSafetensorsHeader, readF32Tensor } = await import("../lib/safetensors.ts");
+    const { encodeSafetensors } = await import("../lib/hub/safetensors.ts");
+    const { readSafetensorsHeader, readF32Tensor } = await import("../lib/hub/safetensors.ts");
     const { readFileSync } = await import("node:fs");
     const bytes = readFileSync(path);
     const header = readSafetensorsHeader(bytes, path);

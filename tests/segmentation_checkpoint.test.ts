@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { readTorchCheckpoint } from "../lib/convert/torch.ts";
-import { PyObject, type PyValue, unpickle } from "../lib/convert/unpickle.ts";
-import { ZipArchive } from "../lib/convert/zip.ts";
+import { readTorchCheckpoint } from "../lib/hub/convert/torch.ts";
+import { PyObject, type PyValue, unpickle } from "../lib/hub/convert/unpickle.ts";
+import { ZipArchive } from "../lib/hub/convert/zip.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import {
   DEFAULT_SEGMENTATION_SEED,

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { decodeWav } from "../lib/wav.ts";
-import { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "../lib/audio.ts";
+import { decodeWav } from "../lib/audio/wav.ts";
+import { loadAudio, MODEL_SAMPLE_RATE, toModelRate } from "../lib/audio/load.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import { chunk, concat, encodeWav, fmtBody, randomInts, rf64Pcm16, riff } from "./helpers/wav_writer.ts";
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { MODEL_SAMPLE_RATE } from "../audio.ts";
+import { MODEL_SAMPLE_RATE } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
-import { EMBEDDING_DIM } from "../ffi/symbols.ts";
+import { EMBEDDING_DIM } from "../native/symbols.ts";
 import type { TieOrder } from "./argsort.ts";
 import { clusterEmbeddings } from "./clustering.ts";
 import { MAX_POINTS } from "./linkage.ts";

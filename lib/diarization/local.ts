@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { MODEL_SAMPLE_RATE } from "../audio.ts";
+import { MODEL_SAMPLE_RATE } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
-import { type Fbank, fbank } from "../fbank.ts";
-import { EMBEDDING_DIM } from "../ffi/symbols.ts";
+import { type Fbank, fbank } from "../audio/fbank.ts";
+import { EMBEDDING_DIM } from "../native/symbols.ts";
 import type { WeSpeakerModel } from "../model.ts";
-import { type AudioSource, modelRateChunks, SampleQueue } from "../sample_stream.ts";
+import { type AudioSource, modelRateChunks, SampleQueue } from "../audio/sample_stream.ts";
 import { SegmentationModel } from "../segmentation.ts";
 import { LOCAL_SPEAKERS, powersetToMultilabel } from "./powerset.ts";
 

@@ -6,13 +6,13 @@
  * @module
  */
 import { arch } from "node:os";
-import { MODEL_SAMPLE_RATE, toModelRate } from "../audio.ts";
+import { MODEL_SAMPLE_RATE, toModelRate } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
 import { WeSpeakerModel } from "../model.ts";
-import type { PretrainedOptions } from "../pretrained.ts";
-import type { AudioSource } from "../sample_stream.ts";
+import type { PretrainedOptions } from "../hub/pretrained.ts";
+import type { AudioSource } from "../audio/sample_stream.ts";
 import { SegmentationModel } from "../segmentation.ts";
-import { openWavStream } from "../wav_stream.ts";
+import { openWavStream } from "../audio/wav_stream.ts";
 import type { TieOrder } from "./argsort.ts";
 import { DIARIZATION_31_CLUSTERING } from "./clustering.ts";
 import { type DiarizationProgress, processChunks } from "./local.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatRTTM, type SpeakerSegment } from "../rttm.ts";
+import { formatRTTM, type SpeakerSegment } from "../formats/rttm.ts";
 
 /** A speaker turn whose speaker is still a cluster index. */
 export interface IndexedSegment {

@@ -7,7 +7,7 @@
  */
 
 import { WeSpeakerError } from "../errors.ts";
-import { nonEmpty } from "../intervals.ts";
+import { nonEmpty } from "../formats/intervals.ts";
 import type { DiscreteDiarization } from "./reconstruct.ts";
 
 /** One speaker turn. */

@@ -71,7 +71,7 @@ export interface NativeInfo {
 
 /** The libwespeaker this (child) process loaded, loading it if it has not yet. */
 export async function nativeInfo(): Promise<NativeInfo> {
-  const { nativeLibrary, nativeVersion } = await import("../../lib/ffi/library.ts");
+  const { nativeLibrary, nativeVersion } = await import("../../lib/native/library.ts");
   const version = nativeVersion();
   const library = nativeLibrary().path;
   let sha256 = "unreadable";

@@ -17,7 +17,7 @@ The definition followed is what pyannote's WeSpeaker wrapper computes:
 
 with torchaudio's remaining defaults: snip_edges, remove_dc_offset, preemphasis 0.97,
 round_to_power_of_two, power spectrum, low_freq 20 Hz, high_freq = Nyquist, log floored at
-FLT_EPSILON. It is written independently of lib/fbank.ts (whole-matrix numpy: strided frames,
+FLT_EPSILON. It is written independently of lib/audio/fbank.ts (whole-matrix numpy: strided frames,
 numpy.fft.rfft, a dense mel matrix) so that the two can check each other.
 
 Fixture layout: {"cases": [case, ...]}, each case holding

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/onnx_small.onnx and tests/fixtures/onnx_small.json: a tiny ONNX model made
-with the official `onnx` package, so that lib/convert/onnx.ts is tested on bytes our own encoder
+with the official `onnx` package, so that lib/hub/convert/onnx.ts is tested on bytes our own encoder
 (scripts/export_onnx.ts) did not write.
 
 Regenerate from the repository root (deterministic; needs `pip install onnx onnxruntime numpy`):

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
-import { DEFAULT_BN_EPS } from "../../lib/convert/fuse.ts";
+import { DEFAULT_BN_EPS } from "../../lib/hub/convert/fuse.ts";
 import { syntheticFeatures } from "../generate_weights.ts";
 import {
   encodeTorchZip,
@@ -75,7 +75,7 @@ try {
   const fixture = {
     description: "Golden WeSpeaker ResNet34-LM embeddings from the float64 numpy reference with separate " +
       "BatchNorm layers (scripts/reference/resnet_unfused_ref.py), computed from a full-size random PyTorch " +
-      "checkpoint, for the PyTorch converter (lib/convert/torch.ts).",
+      "checkpoint, for the PyTorch converter (lib/hub/convert/torch.ts).",
     regenerate: "deno run -A scripts/reference/make_unfused_golden.ts",
     inputs: "state dict = generateStateDict(stateDictSeed) (tests/helpers/torch_writer.ts); checkpoints = " +
       "encodeTorchZip(pyannoteCheckpoint(sd), {root: 'pytorch_model'}) and encodeTorchZip(wespeakerCheckpoint(sd, " +

@@ -2,7 +2,7 @@
 
 Mirrors torchaudio's `_get_sinc_resample_kernel` / `_apply_sinc_resample_kernel` (method
 "sinc_interp_hann", lowpass_filter_width=6, rolloff=0.99) with a dense strided convolution, i.e. the
-straightforward form, so that lib/resample.ts (a trimmed polyphase form) is checked against an
+straightforward form, so that lib/audio/resample.ts (a trimmed polyphase form) is checked against an
 independent computation. Dev-time only: writes tests/fixtures/resample.json.
 
     python3 scripts/reference/resample_ref.py

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Float64 numpy reference of the WeSpeaker ResNet34-LM network computed straight from a PyTorch
 checkpoint's state dict, with every BatchNorm as its own layer, for the golden embeddings in
-tests/fixtures/unfused.json (the converter's parity test: lib/convert/torch.ts fuses BatchNorm into
+tests/fixtures/unfused.json (the converter's parity test: lib/hub/convert/torch.ts fuses BatchNorm into
 the convolutions, this script does not).
 
 Regenerate the fixture from the repository root (needs Deno and Python 3 with numpy; deterministic):

@@ -1,4 +1,4 @@
-// A stand-in for the Hugging Face Hub on 127.0.0.1, answering the routes lib/hub.ts uses as the real
+// A stand-in for the Hugging Face Hub on 127.0.0.1, answering the routes lib/hub/hub.ts uses as the real
 // Hub does, so that the tests never reach huggingface.co. Two servers on ephemeral ports: the Hub and a
 // "CDN" that LFS files redirect to, so that the CDN is another origin, as cdn-lfs.hf.co is.
 import { Buffer } from "node:buffer";

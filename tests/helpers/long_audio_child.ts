@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { WeSpeakerModel } from "../../mod.ts";
-import { openWavStream } from "../../lib/wav_stream.ts";
+import { openWavStream } from "../../lib/audio/wav_stream.ts";
 import { embedWindows } from "../../lib/windows.ts";
 
 const peakMB = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;

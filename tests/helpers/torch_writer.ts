@@ -3,8 +3,8 @@
 // scripts/reference/make_checkpoints.py writes, which follows torch: a protocol-2 pickle whose tensors
 // reduce to torch._utils._rebuild_tensor_v2 over persistent-id storages, in a STORED zip with 64-byte
 // aligned data. Also the deterministic full-size random WeSpeaker state dict of tests/fixtures/unfused.json.
-import { crc32 } from "../../lib/convert/zip.ts";
-import { expectedWeights } from "../../lib/model_layout.ts";
+import { crc32 } from "../../lib/hub/convert/zip.ts";
+import { expectedWeights } from "../../lib/native/model_layout.ts";
 import { DEFAULT_WEIGHTS_SEED, generateWeights, Rng } from "../../scripts/generate_weights.ts";
 import { tensorsOf } from "./weights.ts";
 

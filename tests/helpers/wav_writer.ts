@@ -1,5 +1,5 @@
 /**
- * Test-only WAV encoder: builds files in every layout lib/wav.ts claims to read, plus the building blocks
+ * Test-only WAV encoder: builds files in every layout lib/audio/wav.ts claims to read, plus the building blocks
  * (chunks, fmt bodies, RIFF wrappers) to assemble corrupt ones by hand.
  */
 

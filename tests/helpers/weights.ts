@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type F32Tensor, readF32Tensor, readSafetensorsHeader } from "../../lib/safetensors.ts";
+import { type F32Tensor, readF32Tensor, readSafetensorsHeader } from "../../lib/hub/safetensors.ts";
 import { DEFAULT_WEIGHTS_SEED, generateWeights } from "../../scripts/generate_weights.ts";
 import { repoRoot } from "./runtime.ts";
 
@@ -60,7 +60,7 @@ let segmentationCached: string | null = null;
 export async function testSegmentationWeights(): Promise<string> {
   if (segmentationCached) return segmentationCached;
   const { generateSegmentationCheckpoint } = await import("../../scripts/generate_segmentation.ts");
-  const { convertCheckpoint } = await import("../../lib/convert/mod.ts");
+  const { convertCheckpoint } = await import("../../lib/hub/convert/mod.ts");
   const bytes =
     (await convertCheckpoint(await generateSegmentationCheckpoint(), "pytorch_model.bin")).safetensors;
   const path = join(repoRoot, "build", "test-segmentation.safetensors");

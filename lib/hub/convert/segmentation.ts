@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 import { encodeSafetensors, type F32Tensor } from "../safetensors.ts";
 import {
   SEGMENTATION_CONFIG,
   segmentationWeights,
   SINC_FILTERS,
   SINC_KERNEL,
-} from "../segmentation_layout.ts";
+} from "../../native/segmentation_layout.ts";
 import type { Tensor } from "./fuse.ts";
 
 /** The key that tells a segmentation state dict from an embedding one. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MODEL_SAMPLE_RATE } from "./audio.ts";
+import { MODEL_SAMPLE_RATE } from "./load.ts";
 import { StreamingResampler } from "./resample.ts";
 import { openWavStream } from "./wav_stream.ts";
 

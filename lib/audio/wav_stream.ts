@@ -6,7 +6,7 @@
  */
 
 import { type FileHandle, open } from "node:fs/promises";
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 import { decodeFrames, parseWavHeader, type WavInfo, wavInfo, type WavLayout } from "./wav.ts";
 
 /** Options of {@link openWavStream}. */

@@ -7,8 +7,8 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { WeSpeakerError } from "../errors.ts";
-import { expectedWeights } from "../model_layout.ts";
+import { WeSpeakerError } from "../../errors.ts";
+import { expectedWeights } from "../../native/model_layout.ts";
 import { type F32Tensor, readF32Tensor, readSafetensorsHeader } from "../safetensors.ts";
 import { encodeMlxWeights, MLX_CONFIG, stateDictToMlx } from "./fuse.ts";
 import { convertOnnx } from "./onnx.ts";
@@ -18,8 +18,8 @@ import {
   SINC_LOW_HZ_KEY,
 } from "./segmentation.ts";
 import { readTorchCheckpoint } from "./torch.ts";
-import { SEGMENTATION_CONFIG, segmentationWeights } from "../segmentation_layout.ts";
-import type { WeightSpec } from "../model_layout.ts";
+import { SEGMENTATION_CONFIG, segmentationWeights } from "../../native/segmentation_layout.ts";
+import type { WeightSpec } from "../../native/model_layout.ts";
 
 /** What a converter produces. */
 export interface Converted {

@@ -32,7 +32,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { DEFAULT_REVISION, getRepoFolderName, HUB_URL, REGEX_COMMIT_HASH } from "@huggingface/hub";
-import { WeSpeakerError, type WeSpeakerErrorCode } from "./errors.ts";
+import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
 
 /** Progress of one download, reported by {@link HubOptions.onProgress}. */
 export interface HubProgress {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 
 const LOWPASS_FILTER_WIDTH = 6;
 const ROLLOFF = 0.99;

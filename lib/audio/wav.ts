@@ -8,7 +8,7 @@
  * @module
  */
 
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 
 /** What the WAV header says about the audio that was decoded. */
 export interface WavInfo {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 
 /** Element types defined by the safetensors format. */
 export type SafetensorsDtype =

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { WeSpeakerError } from "./errors.ts";
-import { linearSumAssignment } from "./hungarian.ts";
+import { WeSpeakerError } from "../errors.ts";
+import { linearSumAssignment } from "../math/hungarian.ts";
 import {
   byTime,
   cropInterval,

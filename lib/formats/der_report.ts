@@ -10,7 +10,7 @@ import {
   type DERResult,
   diarizationErrorRate,
 } from "./der.ts";
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 import type { SpeakerSegment } from "./rttm.ts";
 
 /** Options of {@link evaluateCorpus}. */

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 
 /** A Python `dict` (also `OrderedDict`): keys keep their insertion order. */
 export type PyDict = Map<PyValue, PyValue>;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { WeSpeakerError } from "./errors.ts";
-import type { Handle } from "./ffi/runtime.ts";
+import { WeSpeakerError } from "../errors.ts";
+import type { Handle } from "./runtime.ts";
 
 const leaked = new FinalizationRegistry<{ handle: Handle; free(handle: Handle): void }>(
   ({ handle, free }) => free(handle),

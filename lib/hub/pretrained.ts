@@ -13,7 +13,7 @@ import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { convertCheckpoint, detectFormat, readCheckpoint, writeConverted } from "./convert/mod.ts";
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 import { hubFile, type HubOptions } from "./hub.ts";
 
 /** The MLX weights of WeSpeaker ResNet34-LM on the Hub (the seed model). */

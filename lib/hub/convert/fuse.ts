@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 import { encodeSafetensors, type F32Tensor } from "../safetensors.ts";
-import { EMBEDDING_DIM, expectedWeights, NUM_MEL_BINS, STATS_DIM } from "../model_layout.ts";
+import { EMBEDDING_DIM, expectedWeights, NUM_MEL_BINS, STATS_DIM } from "../../native/model_layout.ts";
 
 /** A float32 tensor in row-major order, as read from a checkpoint. */
 export interface Tensor {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 import { RealFft } from "./fft.ts";
 
 /** Settings of {@linkcode fbank}; the defaults are the ones the WeSpeaker models were trained with. */

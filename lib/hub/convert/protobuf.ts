@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 
 /** Wire type of a varint field (int32, int64, uint64, bool, enum). */
 export const WIRE_VARINT = 0;

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 import {
   EMBEDDING_DIM,
   expectedWeights,
@@ -38,7 +38,7 @@ import {
   STAGE_CHANNELS,
   STAGE_STRIDES,
   STATS_DIM,
-} from "../model_layout.ts";
+} from "../../native/model_layout.ts";
 import type { F32Tensor } from "../safetensors.ts";
 import {
   type BatchNorm,

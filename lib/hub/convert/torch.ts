@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 import type { F32Tensor } from "../safetensors.ts";
 import { encodeMlxWeights, MLX_CONFIG, type StateDictOptions, stateDictToMlx, type Tensor } from "./fuse.ts";
 import {

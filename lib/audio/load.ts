@@ -5,7 +5,7 @@
  */
 
 import { readFile } from "node:fs/promises";
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 import { resample } from "./resample.ts";
 import { decodeWav, type WavInfo } from "./wav.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "../errors.ts";
+import { WeSpeakerError } from "../../errors.ts";
 
 /** One file of an archive, as its central directory describes it. */
 export interface ZipEntry {

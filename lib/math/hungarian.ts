@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 
 /** An optimal assignment: `rows[k]` is assigned to `cols[k]`, with `rows` ascending. */
 export interface Assignment {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { WeSpeakerError } from "./errors.ts";
+import { WeSpeakerError } from "../errors.ts";
 
 /** One speaker turn: `speaker` talks from `start` to `end`, in seconds. */
 export interface SpeakerSegment {
