@@ -27,4 +27,9 @@ CpuIsa cpu_isa() {
   return isa;
 }
 
+bool cpu_kernels_enabled() {
+  const char* forced = std::getenv("WESPEAKER_CPU_KERNEL");
+  return !forced || std::string(forced) != "mlx";
+}
+
 }  // namespace wespeaker

@@ -13,6 +13,12 @@ enum class CpuIsa { avx512, avx2, baseline };
 // check each kernel on one machine; any other value caps nothing). Read once.
 CpuIsa cpu_isa();
 
+// Whether a model loaded now on a CPU stream computes with libwespeaker's own kernels (direct convolution,
+// Winograd, the LSTM recurrence): yes, unless WESPEAKER_CPU_KERNEL=mlx asks for the plain MLX operations
+// that GPU streams (Metal, CUDA) run, so that their code path can be tested on any machine. Read at each
+// load; a handle keeps the path it was loaded with.
+bool cpu_kernels_enabled();
+
 // The build of a kernel for cpu_isa(), from its AVX-512, AVX2+FMA and baseline builds.
 template <class F>
 F for_cpu_isa(F avx512, F avx2, F baseline) {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "cpu_isa.h"
 #include "errors.h"
 #include "tensors.h"
 #include "wespeaker.h"
@@ -43,14 +44,16 @@ constexpr int64_t kGroupFrames = 1024;
 constexpr int64_t kHalo = 112;
 
 // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows;
-// on the CPU, direct_conv's packing of the [kH * kW, O, I] taps instead, or winograd_conv's for the
-// stride-1 3x3 convs of the blocks (`winograd`; faster at every width of the trunk, 32 channels included).
-Conv take_conv(TensorTaker& taker, const std::string& prefix, int out, int kernel, int in, bool winograd = false) {
+// for our CPU kernels (`packed`), direct_conv's packing of the [kH * kW, O, I] taps instead, or
+// winograd_conv's for the stride-1 3x3 convs of the blocks (`winograd`; faster at every width of the trunk,
+// 32 channels included).
+Conv take_conv(TensorTaker& taker, bool packed, const std::string& prefix, int out, int kernel, int in,
+               bool winograd = false) {
   const mx::Stream s = taker.stream();
   mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
-  if (s.device == mx::Device::cpu) {
+  if (packed) {
     return Conv{mx::array(0.0f), mx::array(0.0f), winograd ? pack_winograd(taps, bias, s) : pack_conv(taps, bias, s)};
   }
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
@@ -150,16 +153,18 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
       embedding_weight_t_(mx::array(0.0f)),
       embedding_bias_(mx::array(0.0f)) {
   TensorTaker taker(read_safetensors(path, stream_), path, stream_);
-  conv1_ = take_conv(taker, "conv1", kStemChannels, 3, 1);
+  // Our own kernels on the CPU; on a GPU (or with WESPEAKER_CPU_KERNEL=mlx) the per-tap products of conv().
+  const bool packed = stream_.device == mx::Device::cpu && cpu_kernels_enabled();
+  conv1_ = take_conv(taker, packed, "conv1", kStemChannels, 3, 1);
   int in = kStemChannels;
   for (int stage = 0; stage < 4; ++stage) {
     const int out = kStageChannels[stage];
     for (int b = 0; b < kStageBlocks[stage]; ++b) {
       const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
       const int stride = b == 0 ? kStageStrides[stage] : 1;
-      BasicBlock block{take_conv(taker, prefix + "conv1", out, 3, in, stride == 1),
-                       take_conv(taker, prefix + "conv2", out, 3, out, true), std::nullopt, stride};
-      if (stride != 1 || in != out) block.shortcut = take_conv(taker, prefix + "shortcut", out, 1, in);
+      BasicBlock block{take_conv(taker, packed, prefix + "conv1", out, 3, in, stride == 1),
+                       take_conv(taker, packed, prefix + "conv2", out, 3, out, true), std::nullopt, stride};
+      if (stride != 1 || in != out) block.shortcut = take_conv(taker, packed, prefix + "shortcut", out, 1, in);
       blocks_.push_back(std::move(block));
       in = out;
     }

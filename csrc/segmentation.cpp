@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu_isa.h"
 #include "errors.h"
 #include "tensors.h"
 #include "wespeaker.h"
@@ -29,7 +30,8 @@ constexpr int64_t kCpuChunksPerPass = 1;
 
 }  // namespace
 
-PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
+PyanNet::PyanNet(const std::string& path, mx::Stream stream)
+    : stream_(stream), cpu_kernels_(stream.device == mx::Device::cpu && cpu_kernels_enabled()) {
   TensorTaker taker(read_safetensors(path, stream_), path, stream_);
   const mx::Stream s = stream_;
   auto norm = [&](const std::string& prefix, int channels) {
@@ -70,7 +72,7 @@ PyanNet::PyanNet(const std::string& path, mx::Stream stream) : stream_(stream) {
   linear("linear.1", kLinear, kLinear);
   linear("classifier", kClasses, kLinear);
   taker.expect_empty();
-  if (s.device == mx::Device::cpu) {
+  if (cpu_kernels_) {
     // direct_conv's [K, O, I] taps and [O] bias; 60 outputs are padded to 64, a multiple of its packing.
     for (int c = 0; c < 3; ++c) {
       const int out = conv_weight_[c].shape(0), extra = (out + 7) / 8 * 8 - out;
@@ -190,7 +192,8 @@ mx::array PyanNet::sincnet(mx::array x) const {
   return x;
 }
 
-// The recurrence through MLX operations (GPU streams; on the CPU lstm_recurrence() computes the same):
+// The recurrence through MLX operations (GPU streams, and the CPU with WESPEAKER_CPU_KERNEL=mlx; our CPU
+// kernel lstm_recurrence() computes the same):
 // gates [B, T, 2, 4H] -> [B, T, 2H]. Both directions advance together: step s computes the forward cell
 // at frame s and the backward cell at frame T - 1 - s as one batched product with the stacked [2, H, 4H]
 // recurrent weights.
@@ -223,7 +226,7 @@ mx::array PyanNet::lstm(mx::array x) const {
     // Input projections for all frames and both directions at once: [B, T, 2, 4H].
     mx::array gates = mx::reshape(mx::add(mx::matmul(x, layer.w_ih_t, s), layer.bias, s), {B, T, 2, kGates}, s);
     gates = mx::contiguous(gates, false, s);
-    x = s.device == mx::Device::cpu ? lstm_recurrence(gates, layer.w_hh_t, s) : recurrence(gates, layer, s);
+    x = cpu_kernels_ ? lstm_recurrence(gates, layer.w_hh_t, s) : recurrence(gates, layer, s);
     mx::eval(x);  // bounds the graph to one layer's steps
   }
   return x;
@@ -254,7 +257,7 @@ void PyanNet::segment(const float* waveforms, int64_t batch, int64_t samples, fl
   // On the CPU one chunk at a time: a batch's SincNet activations (~5 MB a chunk) outgrow the caches, and
   // 8 chunks in one pass took ~7% longer than 8 passes of one. A chunk's result does not depend on its
   // neighbours.
-  const int64_t step = stream_.device == mx::Device::cpu ? kCpuChunksPerPass : batch;
+  const int64_t step = cpu_kernels_ ? kCpuChunksPerPass : batch;
   for (int64_t b0 = 0; b0 < batch; b0 += step) {
     const int64_t b1 = std::min(batch, b0 + step);
     segment_pass(waveforms + b0 * samples, b0, b1 - b0, samples, out + b0 * frames * kClasses);

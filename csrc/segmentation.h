@@ -43,9 +43,10 @@ class PyanNet {
   void segment_pass(const float* waveforms, int64_t first, int64_t batch, int64_t samples, float* out) const;
 
   mlx::core::Stream stream_;
+  bool cpu_kernels_;  // our direct_conv and LSTM kernels (a CPU stream, unless WESPEAKER_CPU_KERNEL=mlx)
   std::vector<mlx::core::array> norm_weight_, norm_bias_;  // wav_norm1d, then norm1d.0-2
   std::vector<mlx::core::array> conv_weight_, conv_bias_;  // MLX [O, K, I]; the sinc conv has no bias
-  std::vector<PackedConv> conv_packed_;                    // the same for direct_conv, on the CPU
+  std::vector<PackedConv> conv_packed_;                    // the same for direct_conv, with cpu_kernels_
   std::vector<LstmLayer> lstm_;
   std::vector<mlx::core::array> linear_weight_t_, linear_bias_;  // linear.0, linear.1, classifier
   std::mutex mutex_;
