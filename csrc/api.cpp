@@ -8,6 +8,7 @@
 #include <mlx/version.h>
 
 #include "errors.h"
+#include "linkage.h"
 #include "resnet.h"
 #include "segmentation.h"
 #include "stream_pool.h"
@@ -19,6 +20,10 @@ struct wespeaker_model {
 
 struct wespeaker_segmenter {
   wespeaker::PyanNet net;
+};
+
+struct wespeaker_linkage {
+  wespeaker::CentroidLinkage state;
 };
 
 namespace {
@@ -143,5 +148,27 @@ wespeaker_status wespeaker_segment(wespeaker_segmenter* model, const float* wave
 }
 
 void wespeaker_segmenter_free(wespeaker_segmenter* model) { free_handle(model); }
+
+wespeaker_status wespeaker_linkage_start(const double* points, int64_t n, int64_t dim, wespeaker_linkage** out,
+                                         char* err, size_t err_size) {
+  if (out) *out = nullptr;
+  return guarded(err, err_size, [&] {
+    if (!out) throw wespeaker::InvalidArgument("out is NULL");
+    *out = new wespeaker_linkage{wespeaker::CentroidLinkage(points, n, dim)};
+  });
+}
+
+wespeaker_status wespeaker_linkage_run(wespeaker_linkage* linkage, int64_t steps, double* z, int64_t* done,
+                                       char* err, size_t err_size) {
+  return guarded(err, err_size, [&] {
+    if (!linkage) throw wespeaker::InvalidArgument("linkage is NULL");
+    if (!z) throw wespeaker::InvalidArgument("z is NULL");
+    if (!done) throw wespeaker::InvalidArgument("done is NULL");
+    if (steps < 0) throw wespeaker::InvalidArgument("steps must be >= 0, got " + std::to_string(steps));
+    *done = linkage->state.run(steps, z);
+  });
+}
+
+void wespeaker_linkage_free(wespeaker_linkage* linkage) { delete linkage; }
 
 }  // extern "C"

@@ -5,7 +5,8 @@
  *
  * Ownership, stated once:
  *   - A model handle is created by wespeaker_model_load() and owned by the caller until it is
- *     passed to wespeaker_model_free(). Nothing else frees it.
+ *     passed to wespeaker_model_free(). Nothing else frees it. The same holds for segmenters
+ *     (wespeaker_segmenter_load/free) and clustering states (wespeaker_linkage_start/free).
  *   - Every other pointer argument is borrowed for the duration of the call only: the library
  *     never keeps, frees or writes past the documented size of a caller's buffer.
  *   - Strings returned by the library (wespeaker_version) are static and must not be freed.
@@ -36,7 +37,7 @@ extern "C" {
 #endif
 
 /* Incremented on any incompatible change to the declarations below. */
-#define WESPEAKER_ABI_VERSION 2
+#define WESPEAKER_ABI_VERSION 3
 
 /* Model constants: features in, embeddings out. */
 #define WESPEAKER_NUM_MEL_BINS 80
@@ -154,6 +155,29 @@ WESPEAKER_API wespeaker_status wespeaker_segment(wespeaker_segmenter* model, con
 
 /* Release a segmentation handle. NULL is a no-op. */
 WESPEAKER_API void wespeaker_segmenter_free(wespeaker_segmenter* model);
+
+/*
+ * Centroid-linkage hierarchical clustering, as scipy.cluster.hierarchy.linkage(points,
+ * method="centroid") computes it (same merge order and tie-breaking; heights from the clusters'
+ * centroids, which agree with SciPy's Lance-Williams updates to rounding), in memory linear in n.
+ * It runs in steps so that the caller can report progress: 2 (n - 1) units of work in all, one per
+ * point's first neighbour search and one per merge. Not thread-safe per state.
+ *
+ * wespeaker_linkage_start copies points [n, dim] (float64, finite; n >= 2) into a new state stored in
+ * *out (NULL on failure). Returns OK, INVALID_ARGUMENT or RUNTIME.
+ *
+ * wespeaker_linkage_run does up to `steps` more units and writes the rows of the [n - 1, 4] linkage
+ * matrix z they complete (node ids, smaller first; height; size), leaving earlier rows alone: pass the
+ * same z to every call. *done receives the units done so far. Returns OK, INVALID_ARGUMENT (a distance
+ * between clusters overflows) or RUNTIME; after a failure the state can only be freed.
+ */
+typedef struct wespeaker_linkage wespeaker_linkage;
+WESPEAKER_API wespeaker_status wespeaker_linkage_start(const double* points, int64_t n, int64_t dim,
+                                                       wespeaker_linkage** out, char* err, size_t err_size);
+WESPEAKER_API wespeaker_status wespeaker_linkage_run(wespeaker_linkage* linkage, int64_t steps, double* z,
+                                                     int64_t* done, char* err, size_t err_size);
+/* Release a clustering state. NULL is a no-op. */
+WESPEAKER_API void wespeaker_linkage_free(wespeaker_linkage* linkage);
 
 #ifdef __cplusplus
 }

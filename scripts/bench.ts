@@ -14,7 +14,7 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory (the roofline is always measured).
+ *   diarization, diarization-memory, clustering, kernel-paths (the roofline is always measured).
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
@@ -49,6 +49,7 @@ import {
   isDiarizationJob,
   runDiarizationJob,
 } from "./bench/diarization.ts";
+import { SECTION_GROUPS, SECTIONS } from "./bench/sections.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
 import {
@@ -68,7 +69,7 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS, ...SECTION_GROUPS] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -350,6 +351,7 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      for (const section of SECTIONS) if (section.owns(job)) return await section.run(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
 }
@@ -508,6 +510,8 @@ interface Results {
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
   diarization: DiarizationResults;
+  /** By group, what each selected section of {@link SECTIONS} collected. */
+  sections: Record<string, unknown>;
   failures: string[];
   elapsedSeconds: number;
 }
@@ -591,6 +595,11 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     tmp: models.tmp,
   });
 
+  const sections = Object.fromEntries(
+    SECTIONS.filter((s) => groups.includes(s.group as Group))
+      .map((s) => [s.group, s.collect({ ...settings, ...models })]),
+  );
+
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
@@ -615,6 +624,7 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     cold,
     memory,
     diarization,
+    sections,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -872,6 +882,11 @@ function report(results: Results, rows: EmbedRow[]): string {
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
   ];
+  for (const section of SECTIONS) {
+    if (section.group in results.sections) {
+      sections.push([section.title, section.report(results.sections[section.group])]);
+    }
+  }
   return [
     header(results),
     ...sections.flatMap(([title, table]) => table === undefined ? [] : [`\n## ${title}\n\n${table}`]),
@@ -959,7 +974,8 @@ async function prepareModels(
     models.onnx = join(tmp, "wespeaker-resnet34-lm.onnx");
     writeFileSync(models.onnx, await exportOnnx(readFileSync(weights), { source: weights }));
   }
-  if (groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
+  const sectionsNeed = SECTIONS.some((s) => s.segmentation && groups.includes(s.group as Group));
+  if (sectionsNeed || groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
     [models.segmentation, models.segmentationLabel] = await segmentationWeights(values.segmentation, tmp);
   }
   return models;

@@ -5,11 +5,9 @@
  * @module
  */
 import { MODEL_SAMPLE_RATE } from "../audio/load.ts";
-import { WeSpeakerError } from "../errors.ts";
 import { EMBEDDING_DIM } from "../native/symbols.ts";
 import type { TieOrder } from "./argsort.ts";
 import { clusterEmbeddings } from "./clustering.ts";
-import { MAX_POINTS } from "./linkage.ts";
 import { capCount, speakerCount } from "./count.ts";
 import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES, type WindowSpec } from "./frames.ts";
 import type { DiarizationProgress, LocalResults } from "./local.ts";
@@ -51,23 +49,20 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     return new DiarizationResult([], new Float32Array(0), EMBEDDING_DIM, duration);
   }
 
+  // Clustering reports its linkage's steps (2n - 1 for n active pairs; none when there is nothing to link),
+  // then one more for the rest.
   const numActive = active.reduce((n, a) => n + a, 0);
-  if (numActive > MAX_POINTS) {
-    throw new WeSpeakerError(
-      "invalid-argument",
-      `${options.label}: ${numActive} active (chunk, speaker) pairs exceed the ${MAX_POINTS} that clustering ` +
-        `can hold (its distance matrix is quadratic, about 4 hours of audio): diarize shorter pieces`,
-    );
-  }
-  options.onProgress?.({ stage: "clustering", done: 0, total: 1 });
+  const clusteringTotal = numActive >= 2 ? 2 * numActive : 1;
+  options.onProgress?.({ stage: "clustering", done: 0, total: clusteringTotal });
   const clusters = clusterEmbeddings(embeddings, active, numChunks, LOCAL_SPEAKERS, EMBEDDING_DIM, {
     numClusters: options.numSpeakers,
     minClusters: options.minSpeakers,
     maxClusters: Number.isFinite(options.maxSpeakers) ? options.maxSpeakers : undefined,
     threshold: options.threshold,
     minClusterSize: options.minClusterSize,
+    onProgress: (done) => options.onProgress?.({ stage: "clustering", done, total: clusteringTotal }),
   });
-  options.onProgress?.({ stage: "clustering", done: 1, total: 1 });
+  options.onProgress?.({ stage: "clustering", done: clusteringTotal, total: clusteringTotal });
 
   options.onProgress?.({ stage: "reconstruction", done: 0, total: 1 });
   // Segmentation errors can over-count simultaneous speakers: never more than allowed in all.

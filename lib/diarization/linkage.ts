@@ -1,158 +1,69 @@
 /**
  * Centroid (UPGMC) hierarchical clustering and distance-criterion flat clusters, reproducing
  * `scipy.cluster.hierarchy.linkage(X, method="centroid", metric="euclidean")` and
- * `fcluster(Z, t, criterion="distance")` (scipy 1.17) to the bit: same merge order, same child order in a
- * row, same tie-breaking, same label numbering. pyannote's diarization clustering cuts this tree, so any
- * drift in a tie or a last-bit height can move an embedding to another speaker.
+ * `fcluster(Z, t, criterion="distance")` (scipy 1.17): SciPy's algorithm with its merge order, child order
+ * in a row, tie-breaking and label numbering. pyannote's diarization clustering cuts this tree, so any
+ * drift in a tie can move an embedding to another speaker.
+ *
+ * Memory is linear in the number of points: where SciPy keeps every pairwise distance (8 bytes per pair,
+ * 40 GB for 100,000 points) and updates them with the Lance–Williams recurrence, distances here are taken
+ * between the clusters' centroids, which is what that recurrence computes up to rounding. Heights
+ * therefore agree with SciPy's to a few units in the last place (not always to the bit, see
+ * {@link centroidLinkage}); a ball tree over the centroids ({@link CentroidTree}) finds the nearest
+ * clusters without scanning them all.
  *
  * @module
  */
 
 import { WeSpeakerError } from "../errors.ts";
+import { freeLinkage, runLinkage, startLinkage } from "../native/library.ts";
 
-/** Largest n whose n(n-1)/2 pair indices fit in an int32 (and whose matrix would already need 8.6 GB). */
-export const MAX_POINTS = 46341;
+/** Most points {@link centroidLinkage} takes: node ids up to 2n - 2 must fit in an int32. */
+export const MAX_POINTS = 2 ** 30;
 
-/** Offsets such that the condensed index of pair (i, j), i < j, is `rowBase[i] + j`. */
-function condensedRowBases(n: number): Int32Array {
-  const rowBase = new Int32Array(n);
-  for (let i = 0; i < n; i++) rowBase[i] = i * n - (i * (i + 1)) / 2 - i - 1;
-  return rowBase;
+/** Progress of {@link centroidLinkage}: merges done out of n - 1. */
+export type LinkageProgress = (done: number, total: number) => void;
+
+/** Options of {@link centroidLinkage}. */
+export interface LinkageOptions {
+  /** Called every few thousand merges and at the end. */
+  onProgress?: LinkageProgress;
 }
 
 /**
- * Pairwise Euclidean distances in scipy's condensed order. Each sum runs over the coordinates in order in
- * float64, as scipy's pdist does, so equal inputs give bit-equal distances. Rows are taken four at a time
- * against each later row, so that a later row is read from memory once per four pairs (at n = 10000 and
- * dim = 256 the row-by-row loop is memory-bound), without reordering any single sum.
- */
-function condensedEuclidean(points: Float64Array, n: number, dim: number): Float64Array {
-  const dist = new Float64Array((n * (n - 1)) / 2);
-  const rowBase = condensedRowBases(n);
-  const single = (i: number, j: number) => {
-    let s = 0;
-    for (let d = 0, a = i * dim, b = j * dim; d < dim; d++) {
-      const t = points[a + d] - points[b + d];
-      s += t * t;
-    }
-    dist[rowBase[i] + j] = Math.sqrt(s);
-  };
-  for (let i0 = 0; i0 < n; i0 += 4) {
-    const rows = Math.min(4, n - i0);
-    for (let i = i0; i < i0 + rows; i++) for (let j = i + 1; j < i0 + rows; j++) single(i, j);
-    if (rows < 4) {
-      for (let i = i0; i < i0 + rows; i++) for (let j = i0 + rows; j < n; j++) single(i, j);
-      continue;
-    }
-    const a0 = i0 * dim, a1 = a0 + dim, a2 = a1 + dim, a3 = a2 + dim;
-    const o0 = rowBase[i0], o1 = rowBase[i0 + 1], o2 = rowBase[i0 + 2], o3 = rowBase[i0 + 3];
-    for (let j = i0 + 4; j < n; j++) {
-      const b = j * dim;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let d = 0; d < dim; d++) {
-        const y = points[b + d];
-        const t0 = points[a0 + d] - y;
-        const t1 = points[a1 + d] - y;
-        const t2 = points[a2 + d] - y;
-        const t3 = points[a3 + d] - y;
-        s0 += t0 * t0;
-        s1 += t1 * t1;
-        s2 += t2 * t2;
-        s3 += t3 * t3;
-      }
-      dist[o0 + j] = Math.sqrt(s0);
-      dist[o1 + j] = Math.sqrt(s1);
-      dist[o2 + j] = Math.sqrt(s2);
-      dist[o3 + j] = Math.sqrt(s3);
-    }
-  }
-  return dist;
-}
-
-/**
- * Binary min-heap over keys 0..size-1 with changeable values. Its sift rules (strict comparisons, the
- * right child only when strictly smaller) decide which of several equal minima surfaces first, which is
- * how scipy breaks ties between equally close cluster pairs; they must not be "improved".
- */
-class KeyedMinHeap {
-  readonly values: Float64Array;
-  readonly keyAt: Int32Array;
-  readonly slotOf: Int32Array;
-  size: number;
-
-  constructor(initial: Float64Array) {
-    this.size = initial.length;
-    this.values = initial.slice();
-    this.keyAt = new Int32Array(this.size);
-    this.slotOf = new Int32Array(this.size);
-    for (let i = 0; i < this.size; i++) this.keyAt[i] = this.slotOf[i] = i;
-    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  removeTop(): void {
-    this.swap(0, this.size - 1);
-    this.size--;
-    this.siftDown(0);
-  }
-
-  update(key: number, value: number): void {
-    const slot = this.slotOf[key];
-    const old = this.values[slot];
-    this.values[slot] = value;
-    if (value < old) this.siftUp(slot);
-    else this.siftDown(slot);
-  }
-
-  private siftUp(slot: number): void {
-    while (slot > 0) {
-      const parent = (slot - 1) >> 1;
-      if (!(this.values[parent] > this.values[slot])) return;
-      this.swap(slot, parent);
-      slot = parent;
-    }
-  }
-
-  private siftDown(slot: number): void {
-    for (let child = 2 * slot + 1; child < this.size; child = 2 * slot + 1) {
-      if (child + 1 < this.size && this.values[child + 1] < this.values[child]) child++;
-      if (!(this.values[slot] > this.values[child])) return;
-      this.swap(slot, child);
-      slot = child;
-    }
-  }
-
-  private swap(i: number, j: number): void {
-    const v = this.values[i];
-    this.values[i] = this.values[j];
-    this.values[j] = v;
-    const ki = this.keyAt[i], kj = this.keyAt[j];
-    this.keyAt[i] = kj;
-    this.keyAt[j] = ki;
-    this.slotOf[ki] = j;
-    this.slotOf[kj] = i;
-  }
-}
-
-/**
- * Hierarchical clustering with centroid linkage (UPGMC) on Euclidean distances, identical to
+ * Hierarchical clustering with centroid linkage (UPGMC) on Euclidean distances, as
  * `scipy.cluster.hierarchy.linkage(points, method="centroid", metric="euclidean")` in scipy 1.17.
  *
- * It is scipy's generic algorithm (Müllner 2011): a heap of lower bounds on each cluster's distance to its
- * nearest higher-indexed cluster, with inter-cluster distances updated by the Lance–Williams centroid
- * formula evaluated in the same operation order as scipy. Memory is one float64 per pair (n = 10000 needs
- * 400 MB, hence the cap at 46341 points); time is O(n² · dim) for the distances plus about O(n²) for the
- * merges (n = 10000, dim = 256: about 10 s, of which 2.5 s merging; scipy takes longer on the same machine).
+ * It runs SciPy's generic algorithm (Müllner 2011) step for step: a heap of lower bounds on each
+ * cluster's distance to its nearest higher-indexed cluster, the same stale-bound checks, the same
+ * neighbour updates after each merge, in the same order, so ties between equally close pairs are broken
+ * as SciPy breaks them. What differs is where distances come from: SciPy stores all n(n-1)/2 of them and
+ * updates a merged cluster's row with the Lance–Williams formula (itself rounded, on rounded inputs);
+ * here the distance between two clusters is the Euclidean distance between their centroids, each centroid
+ * being the size-weighted mean `(nx * cx + ny * cy) / (nx + ny)` of its two children's in float64. Between
+ * single points the two are the same bits (both sum the squared differences in coordinate order); after
+ * merges they agree to about 1e-15 relative, and the tree (merge order, children, sizes) is the same
+ * unless two merges differ by less than that: then SciPy's own order is an artefact of its rounding.
+ * Memory is O(n · dim). A ball tree over the centroids answers SciPy's nearest-neighbour scans exactly, so
+ * the time is far below SciPy's O(n²) where clusters are well separated at the scale of their merges,
+ * and about a scan per merge where they are not.
  *
  * @param points row-major `n × dim` observations (pyannote passes unit-normalised float32 embeddings
  *   widened to float64)
  * @param n number of observations, at least 2
  * @param dim coordinates per observation, at least 1
+ * @param options progress callback
  * @returns the linkage matrix, `(n - 1) × 4` row-major: the two merged node ids (smaller first; ids ≥ n
  *   name the cluster formed at row id - n), the merge distance, and the new cluster's size
- * @throws {WeSpeakerError} `invalid-argument` when the shape is inconsistent, a coordinate or distance
- *   is not finite, or the update formula breaks down numerically (scipy raises there too)
+ * @throws {WeSpeakerError} `invalid-argument` when the shape is inconsistent or a coordinate or distance
+ *   is not finite
  */
-export function centroidLinkage(points: Float64Array, n: number, dim: number): Float64Array {
+export function centroidLinkage(
+  points: Float64Array,
+  n: number,
+  dim: number,
+  options: LinkageOptions = {},
+): Float64Array {
   if (!Number.isInteger(n) || n < 2 || n > MAX_POINTS) {
     throw new WeSpeakerError(
       "invalid-argument",
@@ -176,104 +87,39 @@ export function centroidLinkage(points: Float64Array, n: number, dim: number): F
       );
     }
   }
-  const dist = condensedEuclidean(points, n, dim);
-  for (let i = 0; i < dist.length; i++) {
-    if (!Number.isFinite(dist[i])) {
-      throw new WeSpeakerError("invalid-argument", "centroidLinkage: a pairwise distance overflows");
-    }
-  }
-  return mergeCentroids(dist, n);
+  return mergeCentroids(points, n, dim, options.onProgress);
 }
 
-function mergeCentroids(dist: Float64Array, n: number): Float64Array {
-  const rowBase = condensedRowBases(n);
-  const at = (i: number, j: number) => (i < j ? rowBase[i] + j : rowBase[j] + i);
-  const size = new Int32Array(n).fill(1);
-  const nodeId = Int32Array.from({ length: n }, (_, i) => i);
+/**
+ * Units of native work between progress reports: the first neighbour searches and the merges both come
+ * in thousands per second at the least.
+ */
+const PROGRESS_EVERY = 4096;
+
+function mergeCentroids(
+  points: Float64Array,
+  n: number,
+  dim: number,
+  onProgress?: LinkageProgress,
+): Float64Array {
   const z = new Float64Array((n - 1) * 4);
-
-  // Nearest live cluster among higher indices; index n - 1 is never dropped (the lower index of a merged
-  // pair is the one dropped), so a live x < n - 1 always has a candidate unless distances went NaN.
-  let foundDist = Infinity;
-  const nearestAbove = (x: number): number => {
-    let best = -1;
-    foundDist = Infinity;
-    const base = rowBase[x];
-    for (let i = x + 1; i < n; i++) {
-      if (size[i] === 0) continue;
-      const d = dist[base + i];
-      if (d < foundDist) {
-        foundDist = d;
-        best = i;
+  const state = startLinkage(points, n, dim);
+  try {
+    const total = 2 * n - 1;
+    for (let done = 0; done < total;) {
+      onProgress?.(done, total);
+      const next = runLinkage(state, PROGRESS_EVERY, z);
+      if (next <= done || next > total) {
+        throw new WeSpeakerError(
+          "native",
+          `centroidLinkage: the native clustering reported ${next} of ${total} steps`,
+        );
       }
+      done = next;
     }
-    if (best < 0) {
-      throw new WeSpeakerError(
-        "invalid-argument",
-        "centroidLinkage: no finite distance left between clusters (degenerate input)",
-      );
-    }
-    return best;
-  };
-
-  const neighbor = new Int32Array(n - 1);
-  const bound = new Float64Array(n - 1);
-  for (let x = 0; x < n - 1; x++) {
-    neighbor[x] = nearestAbove(x);
-    bound[x] = foundDist;
-  }
-  const heap = new KeyedMinHeap(bound);
-
-  for (let k = 0; k < n - 1; k++) {
-    let x = 0, y = 0, d = 0;
-    // Bounded like scipy's loop, so a float quirk cannot spin forever; the last candidate wins then.
-    for (let attempt = 0; attempt < n - k; attempt++) {
-      x = heap.keyAt[0];
-      d = heap.values[0];
-      y = neighbor[x];
-      if (d === dist[rowBase[x] + y]) break;
-      y = nearestAbove(x);
-      d = foundDist;
-      neighbor[x] = y;
-      bound[x] = d;
-      heap.update(x, d);
-    }
-    heap.removeTop();
-
-    const nx = size[x], ny = size[y];
-    const idX = nodeId[x], idY = nodeId[y];
-    z[4 * k] = Math.min(idX, idY);
-    z[4 * k + 1] = Math.max(idX, idY);
-    z[4 * k + 2] = d;
-    z[4 * k + 3] = nx + ny;
-    size[x] = 0;
-    size[y] = nx + ny;
-    nodeId[y] = n + k;
-
-    const nxy = nx + ny, nxny = nx * ny;
-    for (let w = 0; w < n; w++) {
-      if (size[w] === 0 || w === y) continue;
-      const dx = dist[at(w, x)], wy = at(w, y), dy = dist[wy];
-      // scipy's operand order, including the integer product nx * ny, to get the same last bit.
-      dist[wy] = Math.sqrt((nx * dx * dx + ny * dy * dy - (nxny * d * d) / nxy) / nxy);
-    }
-    for (let w = 0; w < x; w++) {
-      if (size[w] > 0 && neighbor[w] === x) neighbor[w] = y;
-    }
-    for (let w = 0; w < y; w++) {
-      if (size[w] === 0) continue;
-      const dw = dist[rowBase[w] + y];
-      if (dw < bound[w]) {
-        neighbor[w] = y;
-        bound[w] = dw;
-        heap.update(w, dw);
-      }
-    }
-    if (y < n - 1) {
-      neighbor[y] = nearestAbove(y);
-      bound[y] = foundDist;
-      heap.update(y, foundDist);
-    }
+    onProgress?.(total, total);
+  } finally {
+    freeLinkage(state);
   }
   return z;
 }

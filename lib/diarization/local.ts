@@ -17,7 +17,10 @@ import { LOCAL_SPEAKERS, powersetToMultilabel } from "./powerset.ts";
 
 /** A stage of the pipeline and how far it got, for progress reports. */
 export interface DiarizationProgress {
-  /** `segmentation` and `embeddings` advance chunk by chunk; then `clustering` and `reconstruction`. */
+  /**
+   * `segmentation` and `embeddings` advance chunk by chunk; then `clustering` (the linkage's steps, 2 per
+   * active (chunk, speaker)) and `reconstruction`.
+   */
   stage: "segmentation" | "embeddings" | "clustering" | "reconstruction";
   /** Units done. */
   done: number;

@@ -221,3 +221,25 @@ export async function segmentNativeAsync(
   check(await nativeLibrary().lib.segmentAsync(...args), args[5]);
   return args[4];
 }
+
+/** Starts a native centroid-linkage clustering of `n` points of `dim` float64 coordinates (row-major). */
+export function startLinkage(points: Float64Array, n: number, dim: number): Handle {
+  const { lib } = nativeLibrary();
+  const out = new BigUint64Array(1);
+  const err = new Uint8Array(ERROR_BUFFER_SIZE);
+  check(lib.symbols.wespeaker_linkage_start(points, n, dim, out, err, err.length), err);
+  return lib.handleFromAddress(out[0]);
+}
+
+/** Advances a clustering by up to `steps` units, filling rows of `z`; returns the units done so far. */
+export function runLinkage(state: Handle, steps: number, z: Float64Array): number {
+  const done = new BigInt64Array(1);
+  const err = new Uint8Array(ERROR_BUFFER_SIZE);
+  check(nativeLibrary().lib.symbols.wespeaker_linkage_run(state, steps, z, done, err, err.length), err);
+  return Number(done[0]);
+}
+
+/** Frees a state returned by {@link startLinkage}. */
+export function freeLinkage(state: Handle): void {
+  nativeLibrary().lib.symbols.wespeaker_linkage_free(state);
+}

@@ -39,6 +39,23 @@ export interface NativeSymbols {
     errSize: number,
   ): number;
   wespeaker_segmenter_free(model: Handle): void;
+  wespeaker_linkage_start(
+    points: Float64Array,
+    n: number,
+    dim: number,
+    out: BigUint64Array,
+    err: Uint8Array,
+    errSize: number,
+  ): number;
+  wespeaker_linkage_run(
+    state: Handle,
+    steps: number,
+    z: Float64Array,
+    done: BigInt64Array,
+    err: Uint8Array,
+    errSize: number,
+  ): number;
+  wespeaker_linkage_free(state: Handle): void;
 }
 
 /** The arguments of `wespeaker_embed`, as {@link NativeSymbols} takes them. */

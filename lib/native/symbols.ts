@@ -43,13 +43,22 @@ export const symbols = {
     result: "i32",
   },
   wespeaker_segmenter_free: { parameters: ["handle"], result: "void" },
+  wespeaker_linkage_start: {
+    parameters: ["buffer", "i64", "i64", "buffer", "buffer", "usize"], // points, n, dim, out, err, err_size
+    result: "i32",
+  },
+  wespeaker_linkage_run: {
+    parameters: ["handle", "i64", "buffer", "buffer", "buffer", "usize"], // state, steps, z, done, err, err_size
+    result: "i32",
+  },
+  wespeaker_linkage_free: { parameters: ["handle"], result: "void" },
 } as const;
 
 /** Runtime-neutral FFI type names used in {@link symbols}. */
 export type NeutralType = "void" | "u32" | "i32" | "i64" | "usize" | "buffer" | "handle" | "cstring";
 
 /** The ABI version these bindings are written against (WESPEAKER_ABI_VERSION). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Status codes of wespeaker_status. */
 export const Status = {

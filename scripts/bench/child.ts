@@ -34,12 +34,16 @@ export function threadEnv(threads: number): Record<string, string> {
 
 /**
  * Runs `job` (of the job type `J`, which the child understands) in a fresh process of this runtime and
- * returns its result of type `T` (see {@link printResult}).
+ * returns its result of type `T` (see {@link printResult}); `env` adds to (or overrides) its environment.
  */
-export function runChild<J extends { kind: string }, T>(job: J, threads: number): T {
+export function runChild<J extends { kind: string }, T>(
+  job: J,
+  threads: number,
+  env: Record<string, string> = {},
+): T {
   const child = spawnSync(process.execPath, [...runtimeArgs(), "--child", JSON.stringify(job)], {
     cwd: REPO,
-    env: threadEnv(threads),
+    env: { ...threadEnv(threads), ...env },
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
     maxBuffer: 256 << 20,

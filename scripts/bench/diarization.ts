@@ -42,7 +42,8 @@ export function diarizationSettings(full: boolean): DiarizationSettings {
     seconds: full ? 600 : 30,
     warmupSeconds: 20,
     runs: full ? 3 : 5,
-    memorySeconds: [600, 3600],
+    // 1, 3 and 8 hours: the 8-hour file takes about 1.5 hours of two cores on random weights.
+    memorySeconds: [3600, 10800, 28800],
   };
 }
 
@@ -74,9 +75,16 @@ interface DiarizeResult {
   embeddingMaxAbsDiff: number;
 }
 
+/** The pipeline's stages, as its progress reports name them. */
+const STAGES = ["segmentation", "embeddings", "clustering", "reconstruction"] as const;
+
 interface FileResult extends PeakMemory {
   speakers: number;
   segments: number;
+  /** Seconds per stage: the time up to each progress report goes to the stage it reports. */
+  stageSeconds: Record<typeof STAGES[number], number>;
+  /** Active (chunk, speaker) pairs: the points clustered. */
+  pairs: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,11 +100,24 @@ export async function runDiarizationJob(job: DiarizationJob): Promise<unknown> {
     case "diarize-file": {
       const { DiarizationPipeline } = await import("../../lib/diarization/pipeline.ts");
       using pipeline = await DiarizationPipeline.load(job.segmentation, job.weights);
-      const { result, ...memory } = await peakMemoryOf(() => pipeline.diarizeFile(job.path));
+      const stageSeconds = { segmentation: 0, embeddings: 0, clustering: 0, reconstruction: 0 };
+      let last = performance.now(), pairs = 0;
+      const { result, ...memory } = await peakMemoryOf(() =>
+        pipeline.diarizeFile(job.path, {
+          onProgress: ({ stage, total }) => {
+            const now = performance.now();
+            stageSeconds[stage] += (now - last) / 1000;
+            last = now;
+            if (stage === "clustering" && total !== undefined && total > 1) pairs = total / 2;
+          },
+        })
+      );
       return {
         ...memory,
         speakers: result.speakers.length,
         segments: result.segments.length,
+        stageSeconds,
+        pairs,
       } satisfies FileResult;
     }
   }
@@ -355,18 +376,22 @@ function memoryTable(memory: NonNullable<DiarizationResults["memory"]>): string 
       growth,
       "time s",
       "RTF",
+      ...STAGES.map((stage) => `${stage} s`),
+      "pairs clustered",
     ],
     memory.map(({ seconds, result: r }) => [
       "diarizeFile, 16-bit WAV read as it goes",
       duration(seconds),
       String(chunksOf(seconds)),
-      ...(r === null ? ["only with --full", "–", "–", "–", "–", "–"] : [
+      ...(r === null ? ["only with --full", ...Array(10).fill("–")] : [
         mib(r.peakKiB),
         mib(r.rssAfterLoadKiB),
         mib(r.peakKiB - r.peakAfterLoadKiB),
         base.result && seconds !== base.seconds ? mib(r.peakKiB - base.result.peakKiB) : "–",
         num(r.seconds),
         num(r.seconds / seconds),
+        ...STAGES.map((stage) => num(r.stageSeconds[stage])),
+        String(r.pairs),
       ]),
     ]),
   );
