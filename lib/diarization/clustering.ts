@@ -8,7 +8,7 @@
  */
 
 import { WeSpeakerError } from "../errors.ts";
-import { centroidLinkage, fcluster, type LinkageProgress } from "./linkage.ts";
+import { centroidLinkage, fcluster } from "./linkage.ts";
 import { cosineDistance, meanRowsF32, normalizeRowsF32, rowNormsF64 } from "./numpy_ops.ts";
 
 /** The tuned clustering hyper-parameters shipped with `pyannote/speaker-diarization-3.1`. */
@@ -29,8 +29,11 @@ export interface AgglomerativeOptions {
   threshold: number;
   /** Clusters smaller than this (after pyannote's shrinking for small inputs) are merged into others. */
   minClusterSize: number;
-  /** Progress of the linkage, the part whose time grows with the input (see {@link centroidLinkage}). */
-  onProgress?: LinkageProgress;
+  /**
+   * Progress of the linkage, the part whose time grows with the input: `done` of `total` steps (2n - 1
+   * for n embeddings), reported every few thousand steps.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 function fail(message: string): never {
@@ -236,8 +239,11 @@ export interface EmbeddingClusteringOptions {
   threshold?: number;
   /** Smallest cluster kept on its own; defaults to {@link DIARIZATION_31_CLUSTERING}'s. */
   minClusterSize?: number;
-  /** Progress of the linkage, the part whose time grows with the input (see {@link centroidLinkage}). */
-  onProgress?: LinkageProgress;
+  /**
+   * Progress of the linkage, the part whose time grows with the input: `done` of `total` steps (2n - 1
+   * for n embeddings), reported every few thousand steps.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Output of {@link clusterEmbeddings}. */
