@@ -528,10 +528,14 @@ struct CentroidLinkage::State {
     const float qr = rest_of(q);
     int count = 0;
     for (int64_t b0 = node.begin / kLanes * kLanes; b0 < node.end; b0 += kLanes) {
+      const int64_t p0 = std::max(b0, node.begin), p1 = std::min(b0 + kLanes, node.end);
+      uint32_t mask = 0;
+      for (int64_t p = p0; p < p1; ++p) mask |= uint32_t(eligible(order[p])) << (p - b0);
+      if (!mask) continue;
       bounds(proj_t.data() + (b0 / kLanes) * klen * kLanes, rest.data() + b0, qp, qr, klen, lb2);
-      for (int64_t p = std::max(b0, node.begin); p < std::min(b0 + kLanes, node.end); ++p) {
+      for (int64_t p = p0; p < p1; ++p) {
+        if (!(mask >> (p - b0) & 1)) continue;
         const int64_t s = order[p];
-        if (!eligible(s)) continue;
         const double r2 = reach2_at(s);
         if (double(lb2[p - b0]) > r2) continue;
         const float a2 = squared(qc, c32.data() + p * len, len);
