@@ -552,8 +552,8 @@ struct CentroidLinkage::State {
     float approx[kLeafSize + kLanes];
     const double r2 = reach2(q.found);
     const int count = leaf_candidates(
-        q.x, node, [&](int64_t s) { return s > q.x && size[s] > 0; }, [&](int64_t) { return r2; }, candidates,
-        approx);
+        q.x, node, [&](int64_t s) { return s > q.x && size[s] > 0 && (q.found > 0 || s < q.best); },
+        [&](int64_t) { return r2; }, candidates, approx);
     // Nearest first by the float32 distances, so that the exact ones are only taken where they can win.
     int by[kLeafSize + kLanes];
     for (int i = 0; i < count; ++i) by[i] = i;
@@ -574,7 +574,7 @@ struct CentroidLinkage::State {
     double distances[kLeafSize + kLanes];
     float approx[kLeafSize + kLanes];
     const int count = leaf_candidates(
-        y, node, [&](int64_t w) { return w < y && size[w] > 0 && !is_wide[w]; },
+        y, node, [&](int64_t w) { return w < y && size[w] > 0 && !is_wide[w] && bound[w] > 0; },
         [&](int64_t w) { return reach2(bound[w]); }, candidates, approx);
     exact_distances(y, candidates, count, distances);
     for (int i = 0; i < count; ++i) {
@@ -589,6 +589,8 @@ struct CentroidLinkage::State {
     const Node& node = nodes[id];
     if (node.live == 0 || node.max_slot <= q.x) return;
     if (lower > q.found * inv_scale + slack(q.found * inv_scale)) return;
+    // At distance 0 only a tie can be found, and a tie only wins from a lower slot (duplicated points).
+    if (q.found == 0 && node.min_slot > q.best) return;
     if (node.left < 0) {
       leaf_nearest(q, node);
       return;
@@ -597,7 +599,7 @@ struct CentroidLinkage::State {
     const bool go_left = useful(node.left), go_right = useful(node.right);
     if (go_left && go_right) {
       const double bl = node_bound(node.left, q.x), br = node_bound(node.right, q.x);
-      if (bl <= br) {
+      if (bl < br || (bl == br && nodes[node.left].min_slot <= nodes[node.right].min_slot)) {
         search_nearest(q, node.left, bl);
         search_nearest(q, node.right, br);
       } else {
@@ -625,7 +627,8 @@ struct CentroidLinkage::State {
 
   void search_reverse(int64_t y, int32_t id) {
     const Node& node = nodes[id];
-    if (node.live == 0 || node.min_slot >= y) return;
+    // Nothing is closer than 0: clusters whose bound is 0 (a duplicate above them) are never hits.
+    if (node.live == 0 || node.min_slot >= y || node.max_bound <= 0) return;
     const double limit = node.max_bound * inv_scale;
     if (node_bound(id, y) > limit + slack(limit)) return;
     if (node.left >= 0) {
@@ -642,7 +645,7 @@ struct CentroidLinkage::State {
     hit_distances.clear();
     search_reverse(y, 0);
     for (int64_t w : wide) {
-      if (w >= y || size[w] == 0) continue;
+      if (w >= y || size[w] == 0 || bound[w] <= 0) continue;
       double d;
       if (!beyond(y, w, bound[w], &d) && d < bound[w]) {
         hits.push_back(w);
