@@ -275,8 +275,15 @@ struct CentroidLinkage::State {
     float* p = proj.data() + pos * klen;
     float* pt = proj_t.data() + (pos / kLanes) * klen * kLanes + pos % kLanes;
     for (int j = 0; j < k; ++j) {
-      double t = 0;
-      for (int64_t d = 0; d < dim; ++d) t += basis[j * dim + d] * w[d];
+      // Four partial sums (the order does not matter to an approximation; the dependency chain does).
+      const double* b = basis.data() + j * dim;
+      double t4[4] = {0, 0, 0, 0};
+      int64_t d = 0;
+      for (; d + 4 <= dim; d += 4) {
+        for (int l = 0; l < 4; ++l) t4[l] += b[d + l] * w[d + l];
+      }
+      for (; d < dim; ++d) t4[0] += b[d] * w[d];
+      const double t = (t4[0] + t4[1]) + (t4[2] + t4[3]);
       p[j] = float(t);
       pt[j * kLanes] = p[j];
       for (int64_t d = 0; d < dim; ++d) w[d] -= t * basis[j * dim + d];
