@@ -225,7 +225,7 @@ struct CentroidLinkage::State {
   double scale = 1, inv_scale = 1, slack_rel = 0, slack_abs = 0;
   // Indexed by position in `order` at the last build (pos_of[slot]), so that a leaf's clusters are
   // contiguous in memory: float32 copies (len), projections (klen), lengths of the rest.
-  std::vector<float> c32, proj, rest;
+  std::vector<float> c32, proj, rest;  // rest padded to a multiple of kLanes, as proj_t
   std::vector<float> proj_t;  // the projections again, transposed by blocks of kLanes positions
   std::vector<int64_t> pos_of;
   std::vector<double> scratch;
@@ -345,7 +345,7 @@ struct CentroidLinkage::State {
     build_node(0, int64_t(order.size()), -1, key);
     // The approximations, moved to the new positions.
     const size_t m = order.size();
-    std::vector<float> c32_new(m * len), proj_new(m * klen), rest_new(m);
+    std::vector<float> c32_new(m * len), proj_new(m * klen), rest_new(padded(int64_t(m)));
     for (size_t i = 0; i < m; ++i) {
       const int64_t from = pos_of[order[i]];
       std::memcpy(c32_new.data() + i * len, c32.data() + from * len, len * sizeof(float));
@@ -861,7 +861,7 @@ CentroidLinkage::CentroidLinkage(const double* points, int64_t n, int64_t dim) :
   s.c32.assign(size_t(n) * s.len, 0.0f);
   s.proj.assign(size_t(n) * s.klen, 0.0f);
   s.proj_t.assign(size_t(padded(n)) * s.klen, 0.0f);
-  s.rest.assign(n, 0.0f);
+  s.rest.assign(size_t(padded(n)), 0.0f);  // read a block of kLanes at a time
   s.scratch.assign(dim, 0.0);
   s.pos_of.resize(n);
   for (int64_t i = 0; i < n; ++i) s.pos_of[i] = i;
