@@ -80,5 +80,5 @@ export {
   formatDERTable,
 } from "./lib/formats/der_report.ts";
 export { hubFile, type HubOptions, type HubProgress } from "./lib/hub/hub.ts";
-export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/native/library.ts";
+export { LIBRARY_ENV, libraryCandidates, loadNativeLibrary, nativeVersion } from "./lib/native/library.ts";
 export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/native/symbols.ts";
