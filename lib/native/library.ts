@@ -71,6 +71,8 @@ const DENIED = Symbol("denied");
 class Search {
   readonly tried: string[] = [];
   readonly denied: string[] = [];
+  /** How the registry fetch failed, if it was tried. */
+  fetchFailure?: WeSpeakerErrorCode;
 
   /**
    * Runs `step`; a Deno permission denial is recorded against `place` and gives {@link DENIED},
@@ -126,13 +128,13 @@ class Search {
     const remedy = override
       ? `Fix: point ${LIBRARY_ENV} at a ${libraryFileName()} that loads (\`node scripts/setup.mjs\` in a checkout ` +
         `of wespeaker builds one), or unset it to use the installed package.`
-      : fix(fetchAttempted);
+      : fix(fetchAttempted, this.fetchFailure);
     return new WeSpeakerError("library-not-found", `libwespeaker could not be loaded.\n${tried}\n${remedy}`);
   }
 }
 
 // The one thing to do about a search that found nothing, for this machine and runtime.
-function fix(fetchAttempted: boolean): string {
+function fix(fetchAttempted: boolean, fetchFailure?: WeSpeakerErrorCode): string {
   const pkg = platformPackages().at(-1);
   const fromSource = `build it from source in a checkout of wespeaker (\`node scripts/setup.mjs\`) and set ` +
     `${LIBRARY_ENV} to its build/${libraryFileName()}`;
@@ -140,6 +142,8 @@ function fix(fetchAttempted: boolean): string {
   if (!fetchAttempted) {
     return `Fix: \`await loadNativeLibrary()\` (or load a model) first: it fetches ${pkg} when nothing is installed.`;
   }
+  // The registry answered but has no usable package: nothing to install, so build.
+  if (fetchFailure && fetchFailure !== "network") return `Fix: ${fromSource}.`;
   if (runtime === "deno") {
     return `Fix: let this run reach ${registryUrl()} once (the package is then kept for offline use), ` +
       `or ${fromSource}.`;
@@ -208,6 +212,7 @@ async function searchAll(): Promise<Opened> {
       const denial = permissionDenial(err);
       if (denial) search.denied.push(denial);
       else if (!(err instanceof WeSpeakerError)) throw err;
+      else search.fetchFailure = err.code;
       search.tried.push(`${place}: ${(err as Error).message}`);
     }
   }

@@ -47,15 +47,31 @@ const skip = process.platform !== "linux" || process.arch !== "x64"
   ? "the npm packages are not built: run `npm run build` first"
   : false;
 
-// The README's Deno permissions, exactly.
-const DENO_FLAGS = [
-  "--allow-ffi",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-];
+/**
+ * The install lines of the README's Install section, which are what this test runs: the commands
+ * of its sh blocks (comments dropped) and the specifier its ts block imports.
+ */
+function readmeInstall() {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const start = readme.indexOf("\n## Install\n");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const blocks = [...section.matchAll(/```(sh|ts)\n([\s\S]*?)```/g)];
+  const commands = blocks.filter((b) => b[1] === "sh").flatMap((b) => b[2]!.split("\n"))
+    .map((line) => line.replace(/#.*/, "").trim()).filter(Boolean).map((line) => line.split(/\s+/));
+  const find = (first: string) => {
+    const command = commands.find((c) => c[0] === first);
+    assert.ok(command, `README's Install section has no ${first} command`);
+    return command;
+  };
+  const specifier = /from "([^"]+)"/.exec(blocks.find((b) => b[1] === "ts")?.[2] ?? "")?.[1];
+  assert.ok(specifier, "README's Install section imports nothing");
+  const deno = find("deno");
+  assert.deepEqual([deno[0], deno[1], deno.at(-1)], ["deno", "run", "main.ts"]);
+  return { bun: find("bun"), npm: find("npm"), denoSpecifier: specifier, denoFlags: deno.slice(2, -1) };
+}
+
+const README = readmeInstall();
+const DENO_FLAGS = README.denoFlags;
 
 // The user's script, the same for every runtime but for where the package comes from. Plain
 // JavaScript that Node 20 runs as is (so no `using`).
@@ -422,7 +438,8 @@ log: { type: stdout, format: pretty, level: error }
       "package.json": JSON.stringify({ name: "npm-app", private: true, type: "module" }),
       "main.mjs": userScript(MAIN_PACKAGE),
     });
-    const install = await sh(app, "npm", ["i", MAIN_PACKAGE]);
+    assert.deepEqual(README.npm, ["npm", "i", MAIN_PACKAGE]);
+    const install = await sh(app, "npm", README.npm.slice(1));
     const modules = join(app, "node_modules");
     for (const dev of ["onnxruntime-node", "sherpa-onnx-node", "deno", "bun", "typescript", "verdaccio"]) {
       assert.ok(!existsSync(join(modules, dev)), `${dev} was installed with the package`);
@@ -516,7 +533,8 @@ try {
       "package.json": JSON.stringify({ name: "bun-app", private: true, type: "module" }),
       "main.ts": userScript(MAIN_PACKAGE),
     });
-    const install = await sh(app, "bun", ["add", MAIN_PACKAGE]);
+    assert.deepEqual(README.bun, ["bun", "add", MAIN_PACKAGE]);
+    const install = await sh(app, "bun", README.bun.slice(1));
     const out = await runScript(app, "bun", ["main.ts"]);
     sameAsSource(out, "Bun");
     report.push(
@@ -530,8 +548,8 @@ try {
     report.push(`bun install --force: ${reinstall.seconds.toFixed(1)} s, library still loads`);
   });
 
-  test("Deno: `jsr:@x/wespeaker` with the README's permissions; offline reuse; permission and not-found errors", async () => {
-    const app = project("deno-app", { "main.ts": userScript("jsr:@x/wespeaker") });
+  test("Deno: the README's `jsr:` import and permissions; offline reuse; permission and not-found errors", async () => {
+    const app = project("deno-app", { "main.ts": userScript(README.denoSpecifier) });
     const online = { JSR_URL: jsrUrl, NPM_CONFIG_REGISTRY: registry };
     const first = await sh(app, "deno", ["run", ...DENO_FLAGS, "main.ts", ...args], online);
     const out: Output = JSON.parse(first.stdout.trim().split("\n").at(-1)!);
