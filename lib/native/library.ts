@@ -122,7 +122,7 @@ class Search {
       return new WeSpeakerError(
         "permission-denied",
         `libwespeaker could not be loaded: Deno denied a permission it needs.\n${why}\n${tried}\n` +
-          `Fix: run with ${flags.join(" ")} (the README's "Deno permissions" lists all of them and why).`,
+          `Fix: run with ${flags.join(" ")} (README, Install: which permissions and why).`,
       );
     }
     const remedy = override

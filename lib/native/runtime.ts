@@ -65,8 +65,7 @@ export interface OpenedLibrary {
   /**
    * `wespeaker_embed` off the JavaScript thread, so the event loop keeps running: on a Deno
    * `nonblocking` call, on a Worker under Bun (whose FFI has no nonblocking calls), on libuv's
-   * thread pool under Node. The
-   * buffers must be left alone until the promise settles.
+   * thread pool under Node. The buffers must be left alone until the promise settles.
    */
   embedAsync(...args: EmbedArgs): Promise<number>;
   /** `wespeaker_segment` off the JavaScript thread, as {@link embedAsync}. */

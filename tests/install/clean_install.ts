@@ -280,6 +280,8 @@ log: { type: stdout, format: pretty, level: error }
       ],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
     );
+    // Never left behind, even if this process ends without running the after hook.
+    process.once("exit", () => verdaccio?.kill());
     let log = "";
     verdaccio.stdout!.on("data", (d) => log += d);
     verdaccio.stderr!.on("data", (d) => log += d);
