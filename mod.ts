@@ -1,5 +1,5 @@
 /**
- * Speaker embeddings and diarization for Deno and Bun: WeSpeaker ResNet34-LM and pyannote
+ * Speaker embeddings and diarization for Deno, Bun and Node.js: WeSpeaker ResNet34-LM and pyannote
  * segmentation-3.0 through libwespeaker, a small C library over MLX, with a Kaldi-exact fbank front
  * end, WAV input, clustering and pyannote's speaker-diarization-3.1 pipeline in TypeScript.
  *
@@ -80,5 +80,5 @@ export {
   formatDERTable,
 } from "./lib/formats/der_report.ts";
 export { hubFile, type HubOptions, type HubProgress } from "./lib/hub/hub.ts";
-export { LIBRARY_ENV, libraryCandidates, nativeVersion } from "./lib/native/library.ts";
+export { LIBRARY_ENV, libraryCandidates, loadNativeLibrary, nativeVersion } from "./lib/native/library.ts";
 export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/native/symbols.ts";

@@ -7,6 +7,7 @@
  * - `invalid-weights`: a weights file is not the expected safetensors layout (key, shape, dtype, size).
  * - `io`: a file could not be read or written.
  * - `library-not-found`: the native library could not be located or opened.
+ * - `permission-denied`: Deno refused a permission the call needs (the message names the flag).
  * - `closed`: a model was used after `close()`, or a WAV stream read again after it ended.
  * - `native`: the native library reported an internal failure.
  * - `not-found`: the Hugging Face Hub has no such repo, file or revision.
@@ -22,6 +23,7 @@ export type WeSpeakerErrorCode =
   | "invalid-weights"
   | "io"
   | "library-not-found"
+  | "permission-denied"
   | "closed"
   | "native"
   | "not-found"

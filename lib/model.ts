@@ -6,7 +6,14 @@ import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
 import { type Fbank, fbank } from "./audio/fbank.ts";
-import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./native/library.ts";
+import {
+  type EmbedCall,
+  embedNative,
+  embedNativeAsync,
+  freeModel,
+  loadModel,
+  loadNativeLibrary,
+} from "./native/library.ts";
 import type { Handle } from "./native/runtime.ts";
 import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./native/symbols.ts";
 import { type PretrainedOptions, resolvePretrained } from "./hub/pretrained.ts";
@@ -68,12 +75,9 @@ export class WeSpeakerModel extends NativeModel {
    * @throws {WeSpeakerError} `io` if the file cannot be read, `invalid-weights` naming the first
    * missing, unexpected or mis-shaped tensor or a truncated file, `library-not-found`.
    */
-  static load(path: string): Promise<WeSpeakerModel> {
-    try {
-      return Promise.resolve(new WeSpeakerModel(loadModel(path), path));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  static async load(path: string): Promise<WeSpeakerModel> {
+    await loadNativeLibrary();
+    return new WeSpeakerModel(loadModel(path), path);
   }
 
   /**

@@ -9,6 +9,7 @@ import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
 import {
   freeSegmenter,
+  loadNativeLibrary,
   loadSegmenter,
   segmentationFrames,
   segmentNative,
@@ -42,12 +43,9 @@ export class SegmentationModel extends NativeModel {
    *
    * @throws {WeSpeakerError} `io`, `invalid-weights` naming the first bad tensor, `library-not-found`
    */
-  static load(path: string): Promise<SegmentationModel> {
-    try {
-      return Promise.resolve(new SegmentationModel(loadSegmenter(path), path));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  static async load(path: string): Promise<SegmentationModel> {
+    await loadNativeLibrary();
+    return new SegmentationModel(loadSegmenter(path), path);
   }
 
   /**

@@ -14,9 +14,18 @@
 // with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/ instead of build/.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { arch, platform, release } from "node:os";
+import { fileURLToPath } from "node:url";
 
 const MLX_VERSION = "0.32.4";
 const root = resolve(import.meta.dirname, "..");
@@ -62,10 +71,14 @@ function wheelSpec() {
   );
 }
 
-async function fetchWheel() {
-  const { pkg, fits, rank = () => 0 } = wheelSpec();
-  const dest = join(cacheDir, `${pkg}-${MLX_VERSION}`);
-  if (existsSync(join(dest, "mlx", "share", "cmake", "MLX", "MLXConfig.cmake"))) return dest;
+/**
+ * Fetches a wheel from the PyPI simple index into .cache/<pkg>-<version>/ (unless `marker`, a path
+ * inside it, exists already), checking its sha256 against the index. `fits` tests a wheel's
+ * platform tag; `rank` orders the fitting ones (highest first). Returns the unpacked directory.
+ */
+export async function fetchWheel({ pkg, version, fits, rank = () => 0, marker }) {
+  const dest = join(cacheDir, `${pkg}-${version}`);
+  if (existsSync(join(dest, marker))) return dest;
 
   const index = process.env.WESPEAKER_PYPI_SIMPLE ?? "https://pypi.org/simple";
   const listing = await fetch(`${index}/${pkg}/`, {
@@ -73,12 +86,14 @@ async function fetchWheel() {
   });
   if (!listing.ok) throw new Error(`${index}/${pkg}/ answered HTTP ${listing.status}`);
   const { files } = await listing.json();
-  const prefix = `${pkg.replaceAll("-", "_")}-${MLX_VERSION}-py3-none-`;
-  const tagOf = (f) => f.filename.slice(prefix.length, -".whl".length);
+  const prefix = new RegExp(
+    `^${pkg.replaceAll("-", "_")}-${version.replaceAll(".", "\\.")}-(py3|py2\\.py3)-none-`,
+  );
+  const tagOf = (f) => f.filename.replace(prefix, "").slice(0, -".whl".length);
   const file = files
-    .filter((f) => f.filename.startsWith(prefix) && f.filename.endsWith(".whl") && fits(tagOf(f)))
+    .filter((f) => prefix.test(f.filename) && f.filename.endsWith(".whl") && fits(tagOf(f)))
     .sort((a, b) => rank(tagOf(b)) - rank(tagOf(a)))[0];
-  if (!file) throw new Error(`${pkg}==${MLX_VERSION} has no wheel for ${platform()}/${arch()} on ${index}`);
+  if (!file) throw new Error(`${pkg}==${version} has no wheel for ${platform()}/${arch()} on ${index}`);
 
   log(`downloading ${file.filename}`);
   const res = await fetch(file.url);
@@ -99,6 +114,14 @@ async function fetchWheel() {
   renameSync(tmp, dest);
   rmSync(whl);
   return dest;
+}
+
+function fetchMlxWheel() {
+  return fetchWheel({
+    ...wheelSpec(),
+    version: MLX_VERSION,
+    marker: join("mlx", "share", "cmake", "MLX", "MLXConfig.cmake"),
+  });
 }
 
 // MLX's Linux wheel calls BLAS through the reference implementation it bundles; OpenBLAS is ~30x
@@ -151,7 +174,7 @@ function mlxCmakeDir(prefix) {
 }
 
 async function main() {
-  const mlxDir = mlxCmakeDir(process.env.MLX_DIR ?? (await fetchWheel()));
+  const mlxDir = mlxCmakeDir(process.env.MLX_DIR ?? (await fetchMlxWheel()));
   ensureOpenBlas();
   const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
   const blas = process.env.WESPEAKER_BLAS ?? "auto";
@@ -180,7 +203,10 @@ async function main() {
   run("cmake", ["--build", buildDir, "--parallel"]);
 }
 
-main().catch((err) => {
-  process.stderr.write(`[setup] failed: ${err.message}\n`);
-  process.exit(1);
-});
+// Run as a script (scripts/package_native.mjs imports fetchWheel from here).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    process.stderr.write(`[setup] failed: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -4,15 +4,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { test } from "node:test";
-import { repoRoot } from "./helpers/runtime.ts";
+import { repoRoot, scriptArgs } from "./helpers/runtime.ts";
 import { testWeights } from "./helpers/weights.ts";
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-
 function child(mode: string) {
-  const args = isDeno
-    ? ["run", "-A", "--v8-flags=--expose-gc", "tests/helpers/lifetime_child.ts", mode, testWeights().path]
-    : ["tests/helpers/lifetime_child.ts", mode, testWeights().path];
+  const args = scriptArgs("tests/helpers/lifetime_child.ts", [mode, testWeights().path], { exposeGc: true });
   return spawnSync(process.execPath, args, {
     cwd: repoRoot,
     encoding: "utf8",

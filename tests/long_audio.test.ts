@@ -26,11 +26,10 @@ import { decodeWav } from "../lib/audio/wav.ts";
 import { openWavStream, type WavStream } from "../lib/audio/wav_stream.ts";
 import { embedWindows, type WindowEmbedding, type WindowOptions } from "../lib/windows.ts";
 import { hashCodes } from "./helpers/long_audio_child.ts";
-import { repoRoot } from "./helpers/runtime.ts";
+import { repoRoot, scriptArgs } from "./helpers/runtime.ts";
 import { chunk, concat, encodeWav, fmtBody, randomInts, rf64Pcm16, riff } from "./helpers/wav_writer.ts";
 import { testWeights } from "./helpers/weights.ts";
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 const noProcStatus = existsSync("/proc/self/status")
   ? false
   : "peak RSS is read from /proc/self/status (Linux)";
@@ -447,7 +446,7 @@ function writeNoiseWav(path: string, sampleRate: number, channels: number, secon
 
 function child(...args: string[]): Record<string, number> {
   const script = "tests/helpers/long_audio_child.ts";
-  const r = spawnSync(process.execPath, isDeno ? ["run", "-A", script, ...args] : [script, ...args], {
+  const r = spawnSync(process.execPath, scriptArgs(script, args), {
     cwd: repoRoot,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },

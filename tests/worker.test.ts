@@ -1,19 +1,18 @@
 // libwespeaker's thread rule, from JavaScript: Workers run on their own OS threads, and models
-// loaded and used there must compute exactly what the main thread computes.
+// loaded and used there must compute exactly what the main thread computes. node:worker_threads,
+// which Deno, Bun and Node all have (Node has no web Worker).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { WeSpeakerModel } from "../mod.ts";
 import { syntheticFeatures } from "../scripts/generate_weights.ts";
 import { testWeights } from "./helpers/weights.ts";
 
 function inWorker(job: { weights: string; data: Float32Array; frames: number; repeats: number }) {
-  const worker = new Worker(new URL("./helpers/embed_worker.ts", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("./helpers/embed_worker.ts", import.meta.url));
   return new Promise<Float32Array[]>((resolve, reject) => {
-    worker.onmessage = ({ data }) => data.error ? reject(new Error(data.error)) : resolve(data.results);
-    worker.onerror = (event) => {
-      event.preventDefault?.();
-      reject(new Error(event.message));
-    };
+    worker.once("message", (data) => data.error ? reject(new Error(data.error)) : resolve(data.results));
+    worker.once("error", reject);
     worker.postMessage(job);
   }).finally(() => worker.terminate());
 }

@@ -31,7 +31,11 @@ import {
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import process from "node:process";
-import { DEFAULT_REVISION, getRepoFolderName, HUB_URL, REGEX_COMMIT_HASH } from "@huggingface/hub";
+// An npm: specifier, not a bare one: Deno then resolves it without an import map, so mod.ts also
+// works imported by path or URL from another project. Bun maps it through tsconfig.json's paths,
+// the npm build (scripts/build_js.mjs) rewrites it to the bare name.
+// deno-lint-ignore no-import-prefix
+import { DEFAULT_REVISION, getRepoFolderName, HUB_URL, REGEX_COMMIT_HASH } from "npm:@huggingface/hub@2.17.5";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
 
 /** Progress of one download, reported by {@link HubOptions.onProgress}. */
@@ -379,7 +383,7 @@ async function download(job: Job, remote: Remote, token: string | undefined, blo
     onProgress?.({ file: job.filename, downloaded, total: remote.size });
     const reader = response.body?.getReader();
     while (reader) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
         chunk = await reader.read();
       } catch (err) {

@@ -7,7 +7,7 @@
 import { type OpenedLibrary, openLibrary, type WorkerCall } from "./runtime.ts";
 
 const scope = globalThis as unknown as {
-  onmessage: ((event: MessageEvent<WorkerCall>) => void) | null;
+  onmessage: ((event: { data: WorkerCall }) => void) | null;
   postMessage(message: unknown, transfer: ArrayBuffer[]): void;
 };
 let lib: OpenedLibrary | undefined;

@@ -1,16 +1,34 @@
 /**
  * Finding, opening and calling libwespeaker. The library is opened on first use, so importing
  * this module costs nothing for callers that only use the TypeScript parts (fbank, WAV, …).
+ *
+ * Where it is looked for, in order: `WESPEAKER_LIB` (then nowhere else); `build/` of a checkout of
+ * this repository; the installed platform package (`@x/wespeaker-linux-x64-gnu`, …, an optional
+ * dependency of the npm package); the system loader's own search; the platform package fetched
+ * earlier from the npm registry into the cache; and, in {@link loadNativeLibrary} only, that fetch.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import {
+  cachedPackageDir,
+  fetchPlatformPackage,
+  installedPackageDir,
+  nativeCacheDir,
+  platformPackages,
+  registryUrl,
+} from "./platform_package.ts";
 import {
   type EmbedArgs,
   type Handle,
   libraryFileName,
   type OpenedLibrary,
   openLibrary,
+  permissionDenial,
+  runtime,
   type SegmentArgs,
 } from "./runtime.ts";
 import {
@@ -29,57 +47,226 @@ const ERROR_BUFFER_SIZE = 2048;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-let opened: { lib: OpenedLibrary; path: string } | null = null;
+interface Opened {
+  lib: OpenedLibrary;
+  path: string;
+}
 
-function envOverride(): string | undefined {
-  try {
-    return process.env[LIBRARY_ENV] || undefined;
-  } catch {
-    // Deno without --allow-env: behave as if the variable were unset.
-    return undefined;
+let opened: Opened | null = null;
+let loading: Promise<Opened> | null = null;
+
+// Why Deno asks for each permission the search can need, for the error that names a missing one.
+const PERMISSION_REASONS: Record<string, string> = {
+  "--allow-ffi": "libwespeaker is native code, which Deno runs only with this flag",
+  "--allow-read": "to find the installed native package and read weights and audio",
+  "--allow-env": `to read ${LIBRARY_ENV}, HOME, NPM_CONFIG_REGISTRY and the cache variables`,
+  "--allow-sys": "to find the home directory the cache lives under",
+  "--allow-net": "to fetch the native package from the npm registry once (and weights from the Hub)",
+  "--allow-write": "to keep the fetched native package in the cache",
+};
+
+const DENIED = Symbol("denied");
+
+/** The places tried so far, and the permissions Deno refused on the way. */
+class Search {
+  readonly tried: string[] = [];
+  readonly denied: string[] = [];
+  /** How the registry fetch failed, if it was tried. */
+  fetchFailure?: WeSpeakerErrorCode;
+
+  /**
+   * Runs `step`; a Deno permission denial is recorded against `place` and gives {@link DENIED},
+   * anything else is thrown.
+   */
+  guard<T>(place: string, step: () => T): T | typeof DENIED {
+    try {
+      return step();
+    } catch (err) {
+      const denial = permissionDenial(err);
+      if (!denial) throw err;
+      this.denied.push(denial);
+      this.tried.push(`${place}: ${denial}`);
+      return DENIED;
+    }
   }
-}
 
-/** Where libwespeaker is looked for, in order. */
-export function libraryCandidates(): string[] {
-  const override = envOverride();
-  if (override) return [override];
-  const name = libraryFileName();
-  const candidates: string[] = [];
-  const buildDir = new URL("../../build/", import.meta.url);
-  if (buildDir.protocol === "file:") candidates.push(fileURLToPath(new URL(name, buildDir)));
-  // Bare name last: the system loader's own search (LD_LIBRARY_PATH, an installed copy, …).
-  candidates.push(name);
-  return candidates;
-}
-
-/** Opens libwespeaker (once) and checks its ABI version. */
-export function nativeLibrary(): { lib: OpenedLibrary; path: string } {
-  if (opened) return opened;
-  const failures: string[] = [];
-  for (const path of libraryCandidates()) {
+  /** Opens `path` and checks its ABI version; records why not on failure. */
+  open(place: string, path: string): Opened | undefined {
     let lib: OpenedLibrary;
     try {
       lib = openLibrary(path);
     } catch (err) {
-      failures.push(`  ${path}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
+      const message = err instanceof Error ? err.message : String(err);
+      const denial = permissionDenial(err);
+      if (denial) this.denied.push(denial);
+      this.tried.push(`${place}: ${path}: ${message}`);
+      return undefined;
     }
     const abi = lib.symbols.wespeaker_abi_version();
     if (abi !== ABI_VERSION) {
       lib.close();
-      failures.push(`  ${path}: ABI version ${abi}, this module needs ${ABI_VERSION}`);
-      continue;
+      this.tried.push(`${place}: ${path}: ABI version ${abi}, this module needs ${ABI_VERSION}`);
+      return undefined;
     }
-    opened = { lib, path };
-    return opened;
+    return { lib, path };
   }
-  throw new WeSpeakerError(
-    "library-not-found",
-    `libwespeaker could not be loaded. Tried:\n${failures.join("\n")}\n` +
-      `Build it with \`node scripts/setup.mjs\` in a checkout of this package (see README), ` +
-      `or set ${LIBRARY_ENV} to the path of a built ${libraryFileName()}.`,
-  );
+
+  /** The error for a search that found nothing. */
+  failure(fetchAttempted: boolean, override?: string): WeSpeakerError {
+    const tried = `Tried, in order:\n${this.tried.map((line) => `  ${line}`).join("\n")}`;
+    if (this.denied.length > 0) {
+      const flags = [...new Set(this.denied.flatMap((d) => d.match(/--allow-[a-z]+/g) ?? []))];
+      const why = flags.map((flag) => `  ${flag}: ${PERMISSION_REASONS[flag] ?? "see the README"}`).join(
+        "\n",
+      );
+      return new WeSpeakerError(
+        "permission-denied",
+        `libwespeaker could not be loaded: Deno denied a permission it needs.\n${why}\n${tried}\n` +
+          `Fix: run with ${flags.join(" ")} (README, Install: which permissions and why).`,
+      );
+    }
+    const remedy = override
+      ? `Fix: point ${LIBRARY_ENV} at a ${libraryFileName()} that loads (\`node scripts/setup.mjs\` in a checkout ` +
+        `of wespeaker builds one), or unset it to use the installed package.`
+      : fix(fetchAttempted, this.fetchFailure);
+    return new WeSpeakerError("library-not-found", `libwespeaker could not be loaded.\n${tried}\n${remedy}`);
+  }
+}
+
+// The one thing to do about a search that found nothing, for this machine and runtime.
+function fix(fetchAttempted: boolean, fetchFailure?: WeSpeakerErrorCode): string {
+  const pkg = platformPackages().at(-1);
+  const fromSource = `build it from source in a checkout of wespeaker (\`node scripts/setup.mjs\`) and set ` +
+    `${LIBRARY_ENV} to its build/${libraryFileName()}`;
+  if (!pkg) return `Fix: no prebuilt library exists for ${process.platform}-${process.arch}: ${fromSource}.`;
+  if (!fetchAttempted) {
+    return `Fix: \`await loadNativeLibrary()\` (or load a model) first: it fetches ${pkg} when nothing is installed.`;
+  }
+  // The registry answered but has no usable package: nothing to install, so build.
+  if (fetchFailure && fetchFailure !== "network") return `Fix: ${fromSource}.`;
+  if (runtime === "deno") {
+    return `Fix: let this run reach ${registryUrl()} once (the package is then kept for offline use), ` +
+      `or ${fromSource}.`;
+  }
+  return `Fix: \`${runtime === "bun" ? "bun add" : "npm install"} ${pkg}@${VERSION}\` in your project.`;
+}
+
+function envOverride(search: Search): string | undefined {
+  const value = search.guard(LIBRARY_ENV, () => process.env[LIBRARY_ENV]);
+  return value === DENIED ? undefined : value || undefined;
+}
+
+// build/ of a checkout, when this module runs from one (source or the compiled tree beside it).
+function checkoutBuild(): string | undefined {
+  const build = new URL(`../../build/${libraryFileName()}`, import.meta.url);
+  return build.protocol === "file:" ? fileURLToPath(build) : undefined;
+}
+
+/** Everything but the registry fetch, in order; `undefined` when nothing loaded. */
+function searchLocal(search: Search): Opened | undefined {
+  const override = envOverride(search);
+  if (override) {
+    const found = search.open(LIBRARY_ENV, override);
+    if (!found) throw search.failure(true, override);
+    return found;
+  }
+  const name = libraryFileName();
+  const build = checkoutBuild();
+  const found = build ? search.open("checkout build", build) : undefined;
+  if (found) return found;
+  for (const pkg of platformPackages()) {
+    const place = `${pkg} (installed)`;
+    const dir = search.guard(place, () => installedPackageDir(pkg));
+    if (dir === undefined) search.tried.push(`${place}: not installed`);
+    if (typeof dir !== "string") continue;
+    const found = search.open(place, join(dir, name));
+    if (found) return found;
+  }
+  const system = search.open("system loader", name);
+  if (system) return system;
+  const pkg = platformPackages().at(-1);
+  if (!pkg) return undefined;
+  const place = `${pkg} (fetched earlier)`;
+  const dir = search.guard(place, () => cachedPackageDir(nativeCacheDir(), pkg));
+  if (dir === DENIED) return undefined;
+  if (!existsSync(join(dir, "package.json"))) {
+    search.tried.push(`${place}: not in ${dir}`);
+    return undefined;
+  }
+  return search.open(place, join(dir, name));
+}
+
+// The whole search: the local places, then the registry fetch.
+async function searchAll(): Promise<Opened> {
+  const search = new Search();
+  const local = searchLocal(search);
+  if (local) return local;
+  const pkg = platformPackages().at(-1);
+  if (pkg) {
+    const place = `${pkg} from the npm registry`;
+    try {
+      const dir = await fetchPlatformPackage(pkg, { registry: registryUrl(), cacheDir: nativeCacheDir() });
+      const found = search.open(place, join(dir, libraryFileName()));
+      if (found) return found;
+    } catch (err) {
+      const denial = permissionDenial(err);
+      if (denial) search.denied.push(denial);
+      else if (!(err instanceof WeSpeakerError)) throw err;
+      else search.fetchFailure = err.code;
+      search.tried.push(`${place}: ${(err as Error).message}`);
+    }
+  }
+  throw search.failure(true);
+}
+
+/**
+ * Opens libwespeaker (once) and checks its ABI version, without asking the npm registry: the
+ * synchronous calls use this, after {@link loadNativeLibrary} or a model's `load` has run.
+ *
+ * @throws {WeSpeakerError} `library-not-found` listing every place tried, `permission-denied` (Deno)
+ */
+export function nativeLibrary(): Opened {
+  if (opened) return opened;
+  const search = new Search();
+  opened = searchLocal(search) ?? null;
+  if (!opened) throw search.failure(false);
+  return opened;
+}
+
+/**
+ * Finds and opens libwespeaker, fetching the platform package from the npm registry (once, into
+ * the cache) when it is neither installed nor built. Model loaders call it; call it yourself to
+ * fetch ahead of time. Resolves to the path of the library loaded.
+ *
+ * @throws {WeSpeakerError} `library-not-found` listing every place tried and the command that fixes
+ * it; `permission-denied` naming the Deno flags missing and why each is needed
+ */
+export async function loadNativeLibrary(): Promise<string> {
+  if (opened) return opened.path;
+  loading ??= searchAll().finally(() => loading = null);
+  const found = await loading;
+  opened ??= found;
+  return opened.path;
+}
+
+/** The library files that will be tried without a registry fetch, in order (`WESPEAKER_LIB` alone if set). */
+export function libraryCandidates(): string[] {
+  const search = new Search();
+  const override = envOverride(search);
+  if (override) return [override];
+  const name = libraryFileName();
+  const candidates: string[] = [];
+  const build = checkoutBuild();
+  if (build) candidates.push(build);
+  for (const pkg of platformPackages()) {
+    const dir = search.guard(pkg, () => installedPackageDir(pkg));
+    if (typeof dir === "string") candidates.push(join(dir, name));
+  }
+  candidates.push(name);
+  const pkg = platformPackages().at(-1);
+  const cached = pkg ? search.guard(pkg, () => cachedPackageDir(nativeCacheDir(), pkg)) : DENIED;
+  if (cached !== DENIED) candidates.push(join(cached, name));
+  return candidates;
 }
 
 const statusCodes: Record<number, WeSpeakerErrorCode> = {

@@ -1,10 +1,13 @@
 /**
- * Every difference between Deno's and Bun's FFI lives in this file. The rest of the library sees
- * one `NativeSymbols` object whose functions take TypedArrays and opaque handles.
+ * Every difference between the FFIs of Deno, Bun and Node.js (through koffi) lives in this file.
+ * The rest of the library sees one `NativeSymbols` object whose functions take TypedArrays and
+ * opaque handles.
  */
+import { createRequire } from "node:module";
+import process from "node:process";
 import { type NeutralType, symbols } from "./symbols.ts";
 
-/** An opaque native pointer: a `Deno.PointerObject` under Deno, a number under Bun. */
+/** An opaque native pointer: a pointer object under Deno, a number under Bun, a bigint under Node. */
 export type Handle = { readonly __brand: "wespeaker.Handle" };
 
 /** The functions of {@link symbols}, as the rest of the library calls them. */
@@ -78,8 +81,8 @@ export interface OpenedLibrary {
   symbols: NativeSymbols;
   /**
    * `wespeaker_embed` off the JavaScript thread, so the event loop keeps running: on a Deno
-   * `nonblocking` call, or on a Worker under Bun (whose FFI has no nonblocking calls). The
-   * buffers must be left alone until the promise settles.
+   * `nonblocking` call, on a Worker under Bun (whose FFI has no nonblocking calls), on libuv's
+   * thread pool under Node. The buffers must be left alone until the promise settles.
    */
   embedAsync(...args: EmbedArgs): Promise<number>;
   /** `wespeaker_segment` off the JavaScript thread, as {@link embedAsync}. */
@@ -96,6 +99,29 @@ interface BunFfi {
   ): { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
 }
 
+// The part of Deno's FFI used here, typed locally so that no `Deno` namespace reaches the
+// declarations this package publishes for Node and strict TypeScript consumers.
+interface DenoFfi {
+  dlopen(
+    path: string,
+    defs: Record<string, { parameters: string[]; result: string; name?: string; nonblocking?: boolean }>,
+  ): { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
+  UnsafePointerView: { getCString(pointer: unknown): string };
+  UnsafePointer: { create(address: bigint): unknown };
+}
+
+/** A koffi function: called directly, or through `async` on libuv's thread pool. */
+interface KoffiFunction {
+  (...args: unknown[]): unknown;
+  async(...argsThenCallback: unknown[]): void;
+}
+
+interface Koffi {
+  load(
+    path: string,
+  ): { func(name: string, result: string, parameters: string[]): KoffiFunction; unload(): void };
+}
+
 const bunTypes: Record<NeutralType, string> = {
   void: "void",
   u32: "u32",
@@ -107,7 +133,7 @@ const bunTypes: Record<NeutralType, string> = {
   cstring: "cstring",
 };
 
-const denoTypes: Record<NeutralType, Deno.NativeType | Deno.NativeResultType> = {
+const denoTypes: Record<NeutralType, string> = {
   void: "void",
   u32: "u32",
   i32: "i32",
@@ -118,54 +144,78 @@ const denoTypes: Record<NeutralType, Deno.NativeType | Deno.NativeResultType> = 
   cstring: "pointer",
 };
 
+// koffi passes a TypedArray as a pointer to its memory, also in async calls; handles travel as
+// their address (`uintptr_t`), which is how a pointer is passed on every 64-bit ABI we build for.
+const koffiTypes: Record<NeutralType, string> = {
+  void: "void",
+  u32: "uint32_t",
+  i32: "int32_t",
+  i64: "int64_t",
+  usize: "size_t",
+  buffer: "void *",
+  handle: "uintptr_t",
+  cstring: "const char *",
+};
+
 /** Which JavaScript runtime is running this code. */
-export const runtime: "deno" | "bun" | "other" =
+export const runtime: "deno" | "bun" | "node" | "other" =
   typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
     ? "deno"
     : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
     ? "bun"
+    : typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+        "string"
+    ? "node"
     : "other";
 
-// A non-literal specifier keeps Deno's type checker from trying to resolve Bun's built-in module.
+const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+
+// A non-literal specifier keeps Deno's type checker (and tsc) from resolving Bun's built-in module.
 const bunFfiSpecifier = "bun:ffi";
 const bunFfi: BunFfi | null = runtime === "bun" ? await import(bunFfiSpecifier) : null;
 
+// koffi is required on first use, so importing this package costs Node nothing until a model loads.
+let koffi: Koffi | undefined;
+
 /** The shared-library file name of libwespeaker on this platform. */
 export function libraryFileName(): string {
-  const os = runtime === "deno"
-    ? Deno.build.os
-    : (globalThis as { process?: { platform: string } }).process?.platform;
-  if (os === "darwin") return "libwespeaker.dylib";
-  if (os === "windows" || os === "win32") return "wespeaker.dll";
+  if (process.platform === "darwin") return "libwespeaker.dylib";
+  if (process.platform === "win32") return "wespeaker.dll";
   return "libwespeaker.so";
 }
 
+/**
+ * Deno's refusal for lack of a permission (`NotCapable`, or `PermissionDenied` before Deno 2), as
+ * its message (which names the `--allow-…` flag); `undefined` for any other error.
+ */
+export function permissionDenial(err: unknown): string | undefined {
+  if (runtime !== "deno" || !(err instanceof Error)) return undefined;
+  return err.name === "NotCapable" || err.name === "PermissionDenied" ? err.message : undefined;
+}
+
 function openDeno(path: string): OpenedLibrary {
-  const defs: Record<string, Deno.ForeignFunction> = {};
+  const defs: Parameters<DenoFfi["dlopen"]>[1] = {};
   for (const [name, def] of Object.entries(symbols)) {
-    defs[name] = {
-      parameters: def.parameters.map((t) => denoTypes[t] as Deno.NativeType),
-      result: denoTypes[def.result],
-    };
+    defs[name] = { parameters: def.parameters.map((t) => denoTypes[t]), result: denoTypes[def.result] };
   }
   // The same native functions again, run by Deno on its blocking thread pool.
-  defs.wespeaker_embed_nonblocking = { ...defs.wespeaker_embed, name: "wespeaker_embed", nonblocking: true };
+  defs.wespeaker_embed_nonblocking = { ...defs.wespeaker_embed!, name: "wespeaker_embed", nonblocking: true };
   defs.wespeaker_segment_nonblocking = {
-    ...defs.wespeaker_segment,
+    ...defs.wespeaker_segment!,
     name: "wespeaker_segment",
     nonblocking: true,
   };
-  const lib = Deno.dlopen(path, defs);
-  const raw = lib.symbols as Record<string, (...args: unknown[]) => unknown>;
-  const version = raw.wespeaker_version;
+  const lib = deno.dlopen(path, defs);
+  const raw = lib.symbols;
+  const version = raw.wespeaker_version!;
   return {
     symbols: {
       ...raw,
-      wespeaker_version: () => Deno.UnsafePointerView.getCString(version() as Deno.PointerObject),
+      wespeaker_version: () => deno.UnsafePointerView.getCString(version()),
     } as unknown as NativeSymbols,
-    embedAsync: (...args) => raw.wespeaker_embed_nonblocking(...args) as Promise<number>,
-    segmentAsync: (...args) => raw.wespeaker_segment_nonblocking(...args) as Promise<number>,
-    handleFromAddress: (address) => Deno.UnsafePointer.create(address) as unknown as Handle,
+    embedAsync: (...args) => raw.wespeaker_embed_nonblocking!(...args) as Promise<number>,
+    segmentAsync: (...args) => raw.wespeaker_segment_nonblocking!(...args) as Promise<number>,
+    handleFromAddress: (address) => deno.UnsafePointer.create(address) as Handle,
     close: () => lib.close(),
   };
 }
@@ -176,7 +226,7 @@ function openBun(path: string): OpenedLibrary {
     defs[name] = { args: def.parameters.map((t) => bunTypes[t]), returns: bunTypes[def.result] };
   }
   const lib = bunFfi!.dlopen(path, defs);
-  const version = lib.symbols.wespeaker_version;
+  const version = lib.symbols.wespeaker_version!;
   return {
     symbols: {
       ...lib.symbols,
@@ -185,6 +235,37 @@ function openBun(path: string): OpenedLibrary {
     ...bunWorkerCalls(path),
     handleFromAddress: (address) => Number(address) as unknown as Handle,
     close: () => lib.close(),
+  };
+}
+
+/**
+ * Node, through koffi: `async` runs a call on libuv's thread pool and passes the TypedArrays'
+ * memory as is, so the output lands in the caller's buffers, as with Deno's `nonblocking`.
+ */
+function openNode(path: string): OpenedLibrary {
+  koffi ??= createRequire(import.meta.url)("koffi") as Koffi;
+  const lib = koffi.load(path);
+  const bound: Record<string, KoffiFunction> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    bound[name] = lib.func(name, koffiTypes[def.result], def.parameters.map((t) => koffiTypes[t]));
+  }
+  // The arguments of calls in flight, kept reachable (their buffers above all) until each returns.
+  const inFlight = new Set<unknown[]>();
+  const callAsync = (fn: KoffiFunction, args: unknown[]) =>
+    new Promise<number>((resolve, reject) => {
+      inFlight.add(args);
+      fn.async(...args, (error: unknown, status: number) => {
+        inFlight.delete(args);
+        if (error) reject(error);
+        else resolve(status);
+      });
+    });
+  return {
+    symbols: bound as unknown as NativeSymbols,
+    embedAsync: (...args) => callAsync(bound.wespeaker_embed!, args),
+    segmentAsync: (...args) => callAsync(bound.wespeaker_segment!, args),
+    handleFromAddress: (address) => address as unknown as Handle,
+    close: () => lib.unload(),
   };
 }
 
@@ -197,26 +278,36 @@ interface PendingCall {
 
 type CallWithoutId = WorkerCall extends infer C ? C extends WorkerCall ? Omit<C, "id"> : never : never;
 
+type WorkerReply = { id: number; status: number; out: Float32Array; err: Uint8Array };
+
+// Bun's Worker, typed locally (the web Worker type is not part of Node's declarations).
+interface BunWorker {
+  onmessage: ((event: { data: WorkerReply }) => void) | null;
+  onerror: ((event: { message: string }) => void) | null;
+  postMessage(message: unknown): void;
+  ref(): void;
+  unref(): void;
+}
+
 /**
  * Bun's async calls: one Worker, holding its own binding of the same library, makes the calls with
  * the handle's address (a handle may be used from any thread; calls on one handle are serialised
  * natively). It is unref'd while idle so that it never keeps the process alive.
  */
 function bunWorkerCalls(path: string): Pick<OpenedLibrary, "embedAsync" | "segmentAsync"> {
-  let worker: Worker | undefined;
+  const Worker = (globalThis as unknown as { Worker: new (url: URL) => BunWorker }).Worker;
+  let worker: BunWorker | undefined;
   const pending = new Map<number, PendingCall>();
   let nextId = 0;
   const start = () => {
     const w = new Worker(new URL("./bun_worker.ts", import.meta.url));
-    w.onmessage = (
-      { data }: MessageEvent<{ id: number; status: number; out: Float32Array; err: Uint8Array }>,
-    ) => {
+    w.onmessage = ({ data }) => {
       const call = pending.get(data.id)!;
       pending.delete(data.id);
       call.out.set(data.out);
       call.err.set(data.err);
       call.resolve(data.status);
-      if (pending.size === 0) (w as unknown as { unref(): void }).unref();
+      if (pending.size === 0) w.unref();
     };
     w.onerror = (event) => {
       for (const call of pending.values()) {
@@ -229,7 +320,7 @@ function bunWorkerCalls(path: string): Pick<OpenedLibrary, "embedAsync" | "segme
   };
   const send = (call: CallWithoutId, out: Float32Array, err: Uint8Array) => {
     worker ??= start();
-    (worker as unknown as { ref(): void }).ref();
+    worker.ref();
     const id = nextId++;
     return new Promise<number>((resolve, reject) => {
       pending.set(id, { resolve, reject, out, err });
@@ -274,5 +365,6 @@ function bunWorkerCalls(path: string): Pick<OpenedLibrary, "embedAsync" | "segme
 export function openLibrary(path: string): OpenedLibrary {
   if (runtime === "deno") return openDeno(path);
   if (runtime === "bun") return openBun(path);
-  throw new Error("libwespeaker needs Deno or Bun (their FFI); this runtime has neither");
+  if (runtime === "node") return openNode(path);
+  throw new Error("libwespeaker needs Deno, Bun or Node.js (their FFI); this runtime is none of them");
 }

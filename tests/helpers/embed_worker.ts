@@ -1,4 +1,5 @@
 // Runs in a Worker (its own OS thread): loads its own model and embeds the features it is sent.
+import { parentPort } from "node:worker_threads";
 import { WeSpeakerModel } from "../../mod.ts";
 
 interface Job {
@@ -8,20 +9,17 @@ interface Job {
   repeats: number;
 }
 
-const scope = globalThis as unknown as {
-  onmessage: ((event: MessageEvent<Job>) => void) | null;
-  postMessage(message: unknown): void;
-};
+const port = parentPort!;
 
-scope.onmessage = async ({ data: job }) => {
+port.on("message", async (job: Job) => {
   try {
     using model = await WeSpeakerModel.load(job.weights);
     const results = [];
     for (let i = 0; i < job.repeats; i++) {
       results.push(model.embedFeatures({ data: job.data, frames: job.frames, bins: 80 }));
     }
-    scope.postMessage({ results });
+    port.postMessage({ results });
   } catch (err) {
-    scope.postMessage({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    port.postMessage({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
   }
-};
+});

@@ -1,10 +1,12 @@
-// Runs this package's CLI in a child process of the runtime running the tests (Deno or Bun).
+// Runs this package's CLI and scripts in a child process of the runtime running the tests (Deno, Bun
+// or Node, which runs the compiled tree: there lib/cli.ts is lib/cli.js, see scripts/build_js.mjs).
 import { spawn, spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
 export interface CliResult {
   status: number | null;
@@ -12,10 +14,23 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The arguments that make this runtime (`process.execPath`) run `script`, a path relative to the
+ * repository root (under Node, the compiled tree's root, where the script is .js).
+ */
+export function scriptArgs(script: string, args: string[], options: { exposeGc?: boolean } = {}): string[] {
+  if (isDeno) return ["run", "-A", ...(options.exposeGc ? ["--v8-flags=--expose-gc"] : []), script, ...args];
+  if (isBun) return [script, ...args];
+  return [...(options.exposeGc ? ["--expose-gc"] : []), script, ...args];
+}
+
 function cliCommand(args: string[], via: "file" | "task"): string[] {
-  const runtimeArgs = via === "task"
-    ? (isDeno ? ["task", "--quiet", "cli"] : ["run", "--silent", "cli"])
-    : isDeno
+  if (via === "task") {
+    // The documented entry points: `deno task cli`, `bun run cli`, and for Node the package's bin.
+    if (isDeno) return ["task", "--quiet", "cli", ...args];
+    return isBun ? ["run", "--silent", "cli", ...args] : ["bin/wespeaker.js", ...args];
+  }
+  return isDeno
     ? [
       "run",
       "--allow-ffi",
@@ -25,9 +40,9 @@ function cliCommand(args: string[], via: "file" | "task"): string[] {
       "--allow-net",
       "--allow-sys",
       "lib/cli.ts",
+      ...args,
     ]
-    : ["lib/cli.ts"];
-  return [...runtimeArgs, ...args];
+    : ["lib/cli.ts", ...args];
 }
 
 /**

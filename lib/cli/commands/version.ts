@@ -1,5 +1,5 @@
 import process from "node:process";
-import { nativeVersion } from "../../native/library.ts";
+import { loadNativeLibrary, nativeVersion } from "../../native/library.ts";
 import type { Command } from "../command.ts";
 
 /** `wespeaker version`: the native library's and MLX's versions. */
@@ -11,7 +11,8 @@ export const version: Command = {
 Prints the native library's version and the MLX version it was built against.`,
   options: {},
   positionals: { min: 0, max: 0, name: "arguments" },
-  run() {
+  async run() {
+    await loadNativeLibrary();
     process.stdout.write(nativeVersion() + "\n");
   },
 };
