@@ -2,6 +2,7 @@
  * `WeSpeakerModel`: speaker embeddings from audio, through libwespeaker.
  */
 import { loadAudio, toModelRate } from "./audio/load.ts";
+import type { AudioInput, FileOptions } from "./audio/open.ts";
 import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
@@ -152,12 +153,14 @@ export class WeSpeakerModel extends NativeModel {
   }
 
   /**
-   * Reads a WAV file (any PCM or float encoding, any channel count, any rate) and embeds it;
-   * the same result as {@link embed} on its samples.
+   * Reads an audio file in any supported format (a path, or its bytes; see `openAudioStream`) and
+   * embeds it: the same result as {@link embed} on its decoded samples. `channel`, `track` and `f32le`
+   * say how to read it.
    */
-  async embedFile(path: string, options: EmbedOptions = {}): Promise<Float32Array> {
+  async embedFile(input: AudioInput, options: EmbedOptions & FileOptions = {}): Promise<Float32Array> {
     this.live();
-    const audio = await loadAudio(path);
+    const { channel, track, f32le, name } = options;
+    const audio = await loadAudio(input, { channel, track, f32le, name });
     return await this.embedAsync(audio.samples, audio.sampleRate, options);
   }
 
