@@ -15,6 +15,7 @@ import { OggVorbisDecoder } from "@wasm-audio-decoders/ogg-vorbis";
 import { OpusDecoder } from "opus-decoder";
 import { WeSpeakerError } from "../errors.ts";
 import { mixPlanes } from "./audio_stream.ts";
+import { oggCrc } from "./ogg.ts";
 
 /** What one decode call of these packages returns. */
 interface Decoded {
@@ -172,12 +173,6 @@ export async function opusDecoder(head: OpusHead, channel: number, what: string)
   };
 }
 
-const OGG_CRC = Uint32Array.from({ length: 256 }, (_, i) => {
-  let c = i << 24;
-  for (let k = 0; k < 8; k++) c = c & 0x80000000 ? (c << 1) ^ 0x04c11db7 : c << 1;
-  return c >>> 0;
-});
-
 /**
  * One packet as Ogg pages (RFC 3533): how Vorbis packets from Matroska reach the Ogg Vorbis decoder.
  * Pages carry granule position 0 and no end-of-stream flag, so the decoder trims nothing.
@@ -203,9 +198,7 @@ export function oggPages(packet: Uint8Array, sequence: number, first: boolean): 
     out[26] = count;
     out.set(table, 27);
     out.set(packet.subarray(at, at + size), 27 + count);
-    let crc = 0;
-    for (let i = 0; i < out.length; i++) crc = ((crc << 8) ^ OGG_CRC[(crc >>> 24) ^ out[i]]) >>> 0;
-    view.setUint32(22, crc, true);
+    view.setUint32(22, oggCrc(out), true);
     pages.push(out);
     seg += count;
     at += size;

@@ -67,7 +67,7 @@ export async function openByteStream(
   }
   if (sampleRate === 0) {
     decoder.free();
-    throw new WeSpeakerError("invalid-audio", `${what}: no audio could be decoded (empty or corrupt stream)`);
+    throw noAudio(what);
   }
   return {
     info: { ...facts, sampleRate, channels, frames: undefined } satisfies AudioInfo,
@@ -79,6 +79,13 @@ export async function openByteStream(
     },
     release: () => decoder.free(),
   };
+}
+
+function noAudio(what: string): WeSpeakerError {
+  return new WeSpeakerError(
+    "invalid-audio",
+    `${what}: no audio could be decoded (the file is truncated, unfinished or corrupt, or holds no sound)`,
+  );
 }
 
 function trackList(tracks: InputAudioTrack[]): string {
@@ -120,7 +127,9 @@ export async function openContainer(
       throw new WeSpeakerError(
         "invalid-audio",
         `${name}: ${container} has no audio track` +
-          (videoTracks ? ` (only ${videoTracks} video track(s))` : ""),
+          (videoTracks
+            ? ` (only ${videoTracks} video track(s))`
+            : " (no track at all: the file is truncated, unfinished or corrupt)"),
       );
     }
     const { track: wanted } = selection;
@@ -227,6 +236,7 @@ async function opusTrack(
         yield samples;
         current = next;
       }
+      if (emitted === 0) throw noAudio(what);
     },
     release: () => decoder.free(),
   };
@@ -294,7 +304,7 @@ async function packetsAsBytes(
   }
   if (rate === 0) {
     decoder.free();
-    throw new WeSpeakerError("invalid-audio", `${what}: no audio could be decoded (empty or corrupt track)`);
+    throw noAudio(what);
   }
   return {
     info: {

@@ -22,6 +22,7 @@ import { openFlac } from "./flac.ts";
 import { mp3Decoder } from "./codecs.ts";
 import { describeFailure, openByteStream, openContainer } from "./media.ts";
 import { openFfmpeg } from "./ffmpeg.ts";
+import { checkOgg } from "./ogg.ts";
 
 export type { AudioInfo };
 
@@ -206,26 +207,106 @@ async function openSource(
       const frame = offset > 0 ? await source.read(offset, 4) : head;
       const channels = frame.length === 4 && frame[3] >> 6 === 3 ? 1 : 2;
       checkChannel(selection.channel, channels, name);
-      return [
-        await openByteStream(source, offset, await mp3Decoder(selection.channel, `${name}: MP3`), {
+      const xing = parseXing(await source.read(offset, 192));
+      if (xing?.bytes !== undefined && offset + xing.bytes > source.size) {
+        throw new WeSpeakerError(
+          "invalid-audio",
+          `${name}: MP3: truncated: its Xing header declares ${xing.bytes} bytes of audio, the file holds ` +
+            `${source.size - offset}`,
+        );
+      }
+      const opened = await openByteStream(
+        source,
+        offset,
+        await mp3Decoder(selection.channel, `${name}: MP3`),
+        {
           container,
           codec: "mp3",
           decoder: "mpg123-decoder",
           channels,
-        }),
-        "MP3",
-      ];
+        },
+      );
+      return [{ ...opened, chunks: () => countedMp3(opened.chunks(), xing, name) }, "MP3"];
     }
     case "Ogg":
+      await checkOgg(source);
+      return [await openContainer(source, selection, container), container];
     case "Matroska":
     case "MP4":
       return [await openContainer(source, selection, container), container];
     default: {
-      const codec = { ADTS: "aac", AIFF: "pcm", CAF: "unknown codec", ASF: "wma", AMR: "amr", AVI: "unknown codec" }[
-        container
-      ];
+      const codec =
+        { ADTS: "aac", AIFF: "pcm", CAF: "unknown codec", ASF: "wma", AMR: "amr", AVI: "unknown codec" }[
+          container
+        ];
       return [await openFfmpeg(source, selection, { container, codec }), container];
     }
+  }
+}
+
+/** What an MP3's Xing/Info header (and a LAME tag after it) says about the stream. */
+interface Xing {
+  /** Frames in the stream, and samples per frame. */
+  frames?: number;
+  samplesPerFrame: number;
+  /** Bytes of the stream, its Xing frame included. */
+  bytes?: number;
+  /** Encoder delay and padding from the LAME tag, in samples. */
+  trim?: number;
+}
+
+/** The Xing/Info header in the first frame of an MP3 stream (`frame` starts at its frame header), if any. */
+function parseXing(frame: Uint8Array): Xing | undefined {
+  const text = new TextDecoder("latin1").decode(frame.subarray(0, 64));
+  const at = Math.max(text.indexOf("Xing"), text.indexOf("Info"));
+  if (at < 4 || at + 8 > frame.length) return undefined;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const flags = view.getUint32(at + 4);
+  const mpeg1 = ((frame[1] >> 3) & 3) === 3;
+  const layer = (frame[1] >> 1) & 3; // 1: layer III
+  const xing: Xing = { samplesPerFrame: layer === 1 ? (mpeg1 ? 1152 : 576) : layer === 3 ? 384 : 1152 };
+  let p = at + 8;
+  if (flags & 1 && p + 4 <= frame.length) (xing.frames = view.getUint32(p)), (p += 4);
+  if (flags & 2 && p + 4 <= frame.length) (xing.bytes = view.getUint32(p)), (p += 4);
+  if (flags & 4) p += 100;
+  if (flags & 8) p += 4;
+  // LAME tag: 9 bytes of encoder name, then at offset 21 the 12-bit delay and padding.
+  if (
+    p + 24 <= frame.length &&
+    /^(LAME|Lavc|Lavf|L3.9)/.test(new TextDecoder("latin1").decode(frame.subarray(p, p + 4)))
+  ) {
+    const delay = (frame[p + 21] << 4) | (frame[p + 22] >> 4);
+    const padding = ((frame[p + 22] & 0x0f) << 8) | frame[p + 23];
+    xing.trim = delay + padding;
+  }
+  return xing;
+}
+
+/**
+ * The decoded samples of an MP3, counted against its Xing header: libmpg123 resynchronises silently past
+ * damaged or missing frames, so a shortfall is the only sign of them.
+ */
+async function* countedMp3(
+  chunks: AsyncGenerator<Float32Array>,
+  xing: Xing | undefined,
+  name: string,
+): AsyncGenerator<Float32Array> {
+  let decoded = 0;
+  for await (const chunk of chunks) {
+    decoded += chunk.length;
+    yield chunk;
+  }
+  if (xing?.frames === undefined) return;
+  // With the LAME tag the count is exact (gapless: delay, padding and the decoder's 529 samples removed);
+  // without it, up to two frames of delay and padding may be trimmed.
+  const total = xing.frames * xing.samplesPerFrame;
+  const expected = xing.trim === undefined ? total - 2 * xing.samplesPerFrame : total - xing.trim - 529;
+  if (decoded < expected) {
+    throw new WeSpeakerError(
+      "invalid-audio",
+      `${name}: MP3: corrupt or truncated: ${decoded} samples decoded, its Xing header declares ` +
+        `${xing.frames} frames (${expected} samples)`,
+    );
   }
 }
 

@@ -71,9 +71,9 @@ export function sniff(head: Uint8Array, afterId3?: Uint8Array): Sniffed | undefi
     const kind = mpegKind(afterId3, 0);
     return { container: kind ?? "MP3", offset: tag };
   }
-  if (
-    (ascii(head, 0, "RIFF") || ascii(head, 0, "RF64") || ascii(head, 0, "BW64")) && ascii(head, 8, "WAVE")
-  ) {
+  if (ascii(head, 0, "RIFF") && ascii(head, 8, "AVI ")) return { container: "AVI", offset: 0 };
+  // Any other RIFF form goes to the WAV reader, whose error names the form type it found.
+  if (ascii(head, 0, "RIFF") || ascii(head, 0, "RF64") || ascii(head, 0, "BW64")) {
     return { container: "WAV", offset: 0 };
   }
   if (ascii(head, 0, "fLaC")) return { container: "FLAC", offset: 0 };
