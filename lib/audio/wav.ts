@@ -570,9 +570,11 @@ const IMA_STEPS = Int16Array.from([
 const IMA_INDEX_STEP = Int8Array.from([-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8]);
 
 /**
- * IMA ADPCM as WAV stores it (the IMA reference algorithm, as ffmpeg's `adpcm_ima_wav` decodes 4-bit
- * data): per block and channel a header with the first sample and the step index, then 4-byte groups of
- * 8 nibbles, low nibble first, channels interleaved group by group.
+ * IMA ADPCM as WAV stores it: per block and channel a header with the first sample and the step index,
+ * then 4-byte groups of 8 nibbles, low nibble first, channels interleaved group by group. The difference
+ * is `((2 * magnitude + 1) * step) >> 3`, the exact form that ffmpeg's `adpcm_ima_wav` uses (the IMA
+ * reference's shift-and-add form rounds differently by a few LSBs). The fact chunk's sample count trims
+ * the padded last block.
  */
 function decodeImaAdpcm(
   bytes: Uint8Array,
@@ -606,10 +608,7 @@ function decodeImaAdpcm(
         const byte = view.getUint8(block + 4 * channels + (group * channels + c) * 4 + (within >> 1));
         const nibble = within & 1 ? byte >> 4 : byte & 0x0f;
         const step = IMA_STEPS[index];
-        let diff = step >> 3;
-        if (nibble & 4) diff += step;
-        if (nibble & 2) diff += step >> 1;
-        if (nibble & 1) diff += step >> 2;
+        const diff = ((2 * (nibble & 7) + 1) * step) >> 3;
         predictor = nibble & 8 ? Math.max(-32768, predictor - diff) : Math.min(32767, predictor + diff);
         index = Math.min(88, Math.max(0, index + IMA_INDEX_STEP[nibble]));
         emit(i);
