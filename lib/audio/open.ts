@@ -297,10 +297,10 @@ async function* countedMp3(
     yield chunk;
   }
   if (xing?.frames === undefined) return;
-  // With the LAME tag the count is exact (gapless: delay, padding and the decoder's 529 samples removed);
-  // without it, up to two frames of delay and padding may be trimmed.
+  // With the LAME tag the count is exact (gapless: the encoder's delay and padding removed); without it,
+  // up to two frames of delay and padding may be trimmed.
   const total = xing.frames * xing.samplesPerFrame;
-  const expected = xing.trim === undefined ? total - 2 * xing.samplesPerFrame : total - xing.trim - 529;
+  const expected = total - (xing.trim ?? 2 * xing.samplesPerFrame);
   if (decoded < expected) {
     throw new WeSpeakerError(
       "invalid-audio",
