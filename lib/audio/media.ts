@@ -265,7 +265,7 @@ async function packetsAsBytes(
       const config = await track.getDecoderConfig();
       const description = config?.description;
       const headers = description ? xiphLaced(toBytes(description), what) : [];
-      if (headers.length !== 3) throw new WeSpeakerError("invalid-audio", `${what}: missing Vorbis headers`);
+      checkVorbisHeaders(headers, what);
       for (const [i, header] of headers.entries()) {
         for (const page of oggPages(header, sequence, i === 0)) {
           sequence++;
@@ -329,6 +329,34 @@ function toBytes(d: AllowSharedBufferSource): Uint8Array {
     : ArrayBuffer.isView(d)
     ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
     : new Uint8Array(d);
+}
+
+/**
+ * The three Vorbis headers as the specification requires them, checked before libvorbis sees them:
+ * Matroska has no checksum, and libvorbis spends many seconds on some corrupt setups.
+ */
+function checkVorbisHeaders(headers: Uint8Array[], what: string): void {
+  const bad = (problem: string): never => {
+    throw new WeSpeakerError("invalid-audio", `${what}: corrupt Vorbis headers: ${problem}`);
+  };
+  if (headers.length !== 3) bad(`${headers.length} headers, needs 3`);
+  headers.forEach((h, i) => {
+    const type = [1, 3, 5][i];
+    if (h.length < 7 || h[0] !== type || new TextDecoder().decode(h.subarray(1, 7)) !== "vorbis") {
+      bad(`header ${i + 1} is not a Vorbis header of type ${type}`);
+    }
+  });
+  const id = headers[0];
+  if (id.length !== 30) bad(`identification header of ${id.length} bytes, needs 30`);
+  const view = new DataView(id.buffer, id.byteOffset, id.byteLength);
+  const small = id[28] & 15, large = id[28] >> 4;
+  if (view.getUint32(7, true) !== 0 || id[11] === 0 || view.getUint32(12, true) === 0) {
+    bad("version, channels or rate out of range");
+  }
+  if (small < 6 || large > 13 || small > large || (id[29] & 1) === 0) {
+    bad("block sizes or framing bit out of range");
+  }
+  if ((headers[2][headers[2].length - 1] & 1) === 0) bad("setup header's framing bit missing");
 }
 
 /** Splits Xiph-laced packets (a count byte minus one, lacing sizes, then the packets). */

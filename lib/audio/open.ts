@@ -23,6 +23,7 @@ import { mp3Decoder } from "./codecs.ts";
 import { describeFailure, openByteStream, openContainer } from "./media.ts";
 import { openFfmpeg } from "./ffmpeg.ts";
 import { checkOgg } from "./ogg.ts";
+import { checkEbml } from "./ebml.ts";
 
 export type { AudioInfo };
 
@@ -232,6 +233,8 @@ async function openSource(
       await checkOgg(source);
       return [await openContainer(source, selection, container), container];
     case "Matroska":
+      await checkEbml(source);
+      return [await openContainer(source, selection, container), container];
     case "MP4":
       return [await openContainer(source, selection, container), container];
     default: {
