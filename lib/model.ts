@@ -10,7 +10,11 @@ import { type Fbank, fbank } from "./audio/fbank.ts";
 import { type EmbedCall, embedNative, embedNativeAsync, freeModel, loadModel } from "./native/library.ts";
 import type { Handle } from "./native/runtime.ts";
 import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./native/symbols.ts";
+
+/** The shortest audio that gives {@link MIN_FRAMES} fbank frames: a 400-sample frame every 160 samples. */
+const MIN_SAMPLES = 400 + (MIN_FRAMES - 1) * 160;
 import { type PretrainedOptions, resolvePretrained } from "./hub/pretrained.ts";
+import { loadingKind } from "./hub/model_kind.ts";
 
 /** Options shared by the embedding methods. */
 export interface EmbedOptions {
@@ -71,7 +75,7 @@ export class WeSpeakerModel extends NativeModel {
    */
   static load(path: string): Promise<WeSpeakerModel> {
     try {
-      return Promise.resolve(new WeSpeakerModel(loadModel(path), path));
+      return Promise.resolve(loadingKind(path, "embedding", () => new WeSpeakerModel(loadModel(path), path)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -99,7 +103,7 @@ export class WeSpeakerModel extends NativeModel {
    * @param sampleRate their rate in Hz; other rates than 16000 are resampled (band-limited)
    * @returns a 256-dimensional embedding, L2-normalised unless `raw` is set
    * @throws {WeSpeakerError} `invalid-argument` (bad rate, NaN/Inf samples), `audio-too-short`
-   * (less than 0.1 s), `closed`
+   * (less than 0.105 s: 9 fbank frames), `closed`
    */
   embed(samples: Float32Array, sampleRate: number, options: EmbedOptions = {}): Float32Array {
     return this.#run([this.#features(samples, sampleRate)], options.raw)[0];
@@ -161,7 +165,16 @@ export class WeSpeakerModel extends NativeModel {
     this.live();
     const { channel, track, f32le, name } = options;
     const audio = await loadAudio(input, { channel, track, f32le, name });
-    return await this.embedAsync(audio.samples, audio.sampleRate, options);
+    try {
+      return await this.embedAsync(audio.samples, audio.sampleRate, options);
+    } catch (err) {
+      // Too short, too long: say which file.
+      const file = typeof input === "string" ? input : name ?? "audio data";
+      if (err instanceof WeSpeakerError && err.code !== "closed" && !err.message.includes(file)) {
+        throw new WeSpeakerError(err.code, `${file}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -254,7 +267,8 @@ export class WeSpeakerModel extends NativeModel {
     if (features.frames < MIN_FRAMES) {
       throw new WeSpeakerError(
         "audio-too-short",
-        `audio gives ${features.frames} fbank frames; the model needs at least ${MIN_FRAMES} (0.1 s at 16 kHz)`,
+        `audio gives ${features.frames} fbank frames; the model needs at least ${MIN_FRAMES} ` +
+          `(${MIN_SAMPLES} samples at 16 kHz: 0.105 s)`,
       );
     }
     return features;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { loadingKind } from "./hub/model_kind.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
 import {
@@ -44,7 +45,9 @@ export class SegmentationModel extends NativeModel {
    */
   static load(path: string): Promise<SegmentationModel> {
     try {
-      return Promise.resolve(new SegmentationModel(loadSegmenter(path), path));
+      return Promise.resolve(
+        loadingKind(path, "segmentation", () => new SegmentationModel(loadSegmenter(path), path)),
+      );
     } catch (err) {
       return Promise.reject(err);
     }

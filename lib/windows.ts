@@ -86,7 +86,7 @@ export async function* embedWindows(
     throw new WeSpeakerError("invalid-argument", `batchSize must be a positive integer, got ${batchSize}`);
   }
   const { signal, raw } = options;
-  const label = typeof source === "string" ? source : "audio";
+  const label = typeof source === "string" ? source : options.name ?? "audio";
   const checkAborted = () => {
     if (signal?.aborted) {
       throw new WeSpeakerError("aborted", `${label}: embedding windows aborted`, { cause: signal.reason });

@@ -38,7 +38,7 @@ const MASTERS = new Set([
 
 /** A buffered forward reader: element headers are small and close together. */
 class Reader {
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #at = 0;
   constructor(readonly source: ByteSource) {}
   async byte(pos: number): Promise<number | undefined> {

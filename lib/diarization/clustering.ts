@@ -8,7 +8,7 @@
  */
 
 import { WeSpeakerError } from "../errors.ts";
-import { centroidLinkage, fcluster } from "./linkage.ts";
+import { centroidLinkage, fcluster, type Progress } from "./linkage.ts";
 import { cosineDistance, meanRowsF32, normalizeRowsF32, rowNormsF64 } from "./numpy_ops.ts";
 
 /** The tuned clustering hyper-parameters shipped with `pyannote/speaker-diarization-3.1`. */
@@ -29,6 +29,8 @@ export interface AgglomerativeOptions {
   threshold: number;
   /** Clusters smaller than this (after pyannote's shrinking for small inputs) are merged into others. */
   minClusterSize: number;
+  /** Called as the linkage advances: distance rows, then merges (it is quadratic in the input). */
+  onProgress?: Progress;
 }
 
 function fail(message: string): never {
@@ -178,7 +180,7 @@ function clusterUnitRows(
 ): Int32Array {
   const { minClusters, maxClusters, threshold } = options;
   const mcs = Math.min(options.minClusterSize, Math.max(1, roundHalfEven(0.1 * n)));
-  const z = centroidLinkage(Float64Array.from(unit), n, dim);
+  const z = centroidLinkage(Float64Array.from(unit), n, dim, options.onProgress);
 
   let labels = fcluster(z, n, threshold).map((l) => l - 1);
   let counts = labelCounts(labels);
@@ -234,6 +236,8 @@ export interface EmbeddingClusteringOptions {
   threshold?: number;
   /** Smallest cluster kept on its own; defaults to {@link DIARIZATION_31_CLUSTERING}'s. */
   minClusterSize?: number;
+  /** Called as the linkage advances: distance rows, then merges (it is quadratic in the input). */
+  onProgress?: Progress;
 }
 
 /** Output of {@link clusterEmbeddings}. */
@@ -351,6 +355,7 @@ export function clusterEmbeddings(
     numClusters,
     threshold,
     minClusterSize,
+    onProgress: options.onProgress,
   });
 
   const k = labelCounts(trainLabels).length;

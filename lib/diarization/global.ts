@@ -60,7 +60,9 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     );
   }
   options.onProgress?.({ stage: "clustering", done: 0, total: 1 });
+  const onProgress = options.onProgress;
   const clusters = clusterEmbeddings(embeddings, active, numChunks, LOCAL_SPEAKERS, EMBEDDING_DIM, {
+    onProgress: onProgress && ((done, total) => onProgress({ stage: "clustering", done, total })),
     numClusters: options.numSpeakers,
     minClusters: options.minSpeakers,
     maxClusters: Number.isFinite(options.maxSpeakers) ? options.maxSpeakers : undefined,

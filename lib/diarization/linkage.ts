@@ -10,6 +10,9 @@
 
 import { WeSpeakerError } from "../errors.ts";
 
+/** Reports how far a long computation got: steps done of the total (n distance rows, then n - 1 merges). */
+export type Progress = (done: number, total: number) => void;
+
 /** Largest n whose n(n-1)/2 pair indices fit in an int32 (and whose matrix would already need 8.6 GB). */
 export const MAX_POINTS = 46341;
 
@@ -26,7 +29,7 @@ function condensedRowBases(n: number): Int32Array {
  * against each later row, so that a later row is read from memory once per four pairs (at n = 10000 and
  * dim = 256 the row-by-row loop is memory-bound), without reordering any single sum.
  */
-function condensedEuclidean(points: Float64Array, n: number, dim: number): Float64Array {
+function condensedEuclidean(points: Float64Array, n: number, dim: number, progress?: Progress): Float64Array {
   const dist = new Float64Array((n * (n - 1)) / 2);
   const rowBase = condensedRowBases(n);
   const single = (i: number, j: number) => {
@@ -38,6 +41,7 @@ function condensedEuclidean(points: Float64Array, n: number, dim: number): Float
     dist[rowBase[i] + j] = Math.sqrt(s);
   };
   for (let i0 = 0; i0 < n; i0 += 4) {
+    if (progress && i0 % 256 === 0) progress(i0, 2 * n - 1);
     const rows = Math.min(4, n - i0);
     for (let i = i0; i < i0 + rows; i++) for (let j = i + 1; j < i0 + rows; j++) single(i, j);
     if (rows < 4) {
@@ -152,7 +156,12 @@ class KeyedMinHeap {
  * @throws {WeSpeakerError} `invalid-argument` when the shape is inconsistent, a coordinate or distance
  *   is not finite, or the update formula breaks down numerically (scipy raises there too)
  */
-export function centroidLinkage(points: Float64Array, n: number, dim: number): Float64Array {
+export function centroidLinkage(
+  points: Float64Array,
+  n: number,
+  dim: number,
+  progress?: Progress,
+): Float64Array {
   if (!Number.isInteger(n) || n < 2 || n > MAX_POINTS) {
     throw new WeSpeakerError(
       "invalid-argument",
@@ -176,16 +185,18 @@ export function centroidLinkage(points: Float64Array, n: number, dim: number): F
       );
     }
   }
-  const dist = condensedEuclidean(points, n, dim);
+  const dist = condensedEuclidean(points, n, dim, progress);
   for (let i = 0; i < dist.length; i++) {
     if (!Number.isFinite(dist[i])) {
       throw new WeSpeakerError("invalid-argument", "centroidLinkage: a pairwise distance overflows");
     }
   }
-  return mergeCentroids(dist, n);
+  const z = mergeCentroids(dist, n, progress);
+  progress?.(2 * n - 1, 2 * n - 1);
+  return z;
 }
 
-function mergeCentroids(dist: Float64Array, n: number): Float64Array {
+function mergeCentroids(dist: Float64Array, n: number, progress?: Progress): Float64Array {
   const rowBase = condensedRowBases(n);
   const at = (i: number, j: number) => (i < j ? rowBase[i] + j : rowBase[j] + i);
   const size = new Int32Array(n).fill(1);
@@ -225,6 +236,7 @@ function mergeCentroids(dist: Float64Array, n: number): Float64Array {
   const heap = new KeyedMinHeap(bound);
 
   for (let k = 0; k < n - 1; k++) {
+    if (progress && k % 256 === 0) progress(n + k, 2 * n - 1);
     let x = 0, y = 0, d = 0;
     // Bounded like scipy's loop, so a float quirk cannot spin forever; the last candidate wins then.
     for (let attempt = 0; attempt < n - k; attempt++) {

@@ -148,6 +148,7 @@ export async function processChunks(
   let firstChunk = 0;
   const run = async () => {
     checkAborted();
+    onProgress?.({ stage: "segmentation", done: firstChunk, total });
     const batch = chunks.subarray(0, inBatch * window);
     const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
     try {
@@ -158,6 +159,8 @@ export async function processChunks(
       );
       binarized.push(binary);
       onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
+      // The embeddings of this batch run now: the stage shown must say so.
+      onProgress?.({ stage: "embeddings", done: firstChunk, total });
       const features: Fbank[] = [];
       const masks = new Float32Array(inBatch * LOCAL_SPEAKERS * numFrames);
       for (let c = 0; c < inBatch; c++) {

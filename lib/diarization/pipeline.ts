@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { arch } from "node:os";
 import { MODEL_SAMPLE_RATE, toModelRate } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
@@ -99,11 +100,26 @@ export class DiarizationPipeline implements Disposable {
     this.embedding = embedding;
   }
 
-  /** Loads both models from converted `.safetensors` files. */
+  /**
+   * Loads both models from local files: converted `.safetensors`, or any checkpoint the CLI takes
+   * (pyannote `pytorch_model.bin`, WeSpeaker `avg_model.pt`, ONNX, or a directory holding one), converted
+   * on first use and cached like `fromPretrained`'s.
+   *
+   * @throws {WeSpeakerError} `io` for a path that does not exist, `invalid-weights` for a file that is
+   *   not the expected model (a segmentation model given as the embedding model is named as such)
+   */
   static async load(segmentationPath: string, embeddingPath: string): Promise<DiarizationPipeline> {
-    const segmentation = await SegmentationModel.load(segmentationPath);
+    for (const path of [segmentationPath, embeddingPath]) {
+      if (!existsSync(path)) {
+        throw new WeSpeakerError("io", `cannot read model ${path}: no such file or directory`);
+      }
+    }
+    const segmentation = await SegmentationModel.fromPretrained({ repo: segmentationPath });
     try {
-      return new DiarizationPipeline(segmentation, await WeSpeakerModel.load(embeddingPath));
+      return new DiarizationPipeline(
+        segmentation,
+        await WeSpeakerModel.fromPretrained({ repo: embeddingPath }),
+      );
     } catch (err) {
       segmentation.close();
       throw err;
