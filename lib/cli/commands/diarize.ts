@@ -1,4 +1,6 @@
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
+import { WeSpeakerError } from "../../errors.ts";
 import { DiarizationPipeline, type DiarizeOptions } from "../../diarization/pipeline.ts";
 import type { DiarizationResult } from "../../diarization/result.ts";
 import { formatRTTM, type SpeakerSegment } from "../../formats/rttm.ts";
@@ -63,6 +65,7 @@ ${AUDIO_HELP}
       throw new UsageError("give -o or --output-dir, not both");
     }
     const json = flag(args, "json");
+    if (outputDir !== undefined) makeDirectory(outputDir);
     const options: DiarizeOptions = {
       numSpeakers: countOption(args, "num-speakers"),
       minSpeakers: countOption(args, "min-speakers"),
@@ -110,6 +113,15 @@ ${AUDIO_HELP}
     return failed > 0 ? 1 : 0;
   },
 };
+
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new WeSpeakerError("io", `cannot create the output directory ${dir}: ${why}`, { cause: err });
+  }
+}
 
 /** The turns of per-channel results in one list, speakers named after their channel, by start time. */
 function byChannel(results: DiarizationResult[]): SpeakerSegment[] {
