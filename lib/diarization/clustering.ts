@@ -8,7 +8,7 @@
  */
 
 import { WeSpeakerError } from "../errors.ts";
-import { centroidLinkage, fcluster, type Progress } from "./linkage.ts";
+import { centroidLinkage, fcluster } from "./linkage.ts";
 import { cosineDistance, meanRowsF32, normalizeRowsF32, rowNormsF64 } from "./numpy_ops.ts";
 
 /** The tuned clustering hyper-parameters shipped with `pyannote/speaker-diarization-3.1`. */
@@ -30,7 +30,7 @@ export interface AgglomerativeOptions {
   /** Clusters smaller than this (after pyannote's shrinking for small inputs) are merged into others. */
   minClusterSize: number;
   /** Called as the linkage advances: distance rows, then merges (it is quadratic in the input). */
-  onProgress?: Progress;
+  onProgress?: (done: number, total: number) => void;
 }
 
 function fail(message: string): never {
@@ -237,7 +237,7 @@ export interface EmbeddingClusteringOptions {
   /** Smallest cluster kept on its own; defaults to {@link DIARIZATION_31_CLUSTERING}'s. */
   minClusterSize?: number;
   /** Called as the linkage advances: distance rows, then merges (it is quadratic in the input). */
-  onProgress?: Progress;
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Output of {@link clusterEmbeddings}. */
