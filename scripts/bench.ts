@@ -14,7 +14,9 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory (the roofline is always measured).
+ *   diarization, diarization-memory, audio-memory (the roofline is always measured). audio-memory: a
+ *   10-minute conversation (2 hours with `--full`) as WAV, MP3 and M4A read as the pipeline reads it,
+ *   and (`--full`) through `diarizeFile`.
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
@@ -50,6 +52,15 @@ import {
   runDiarizationJob,
 } from "./bench/diarization.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
+import {
+  AUDIO_GROUPS,
+  type AudioJob,
+  type AudioRow,
+  audioTable,
+  collectAudio,
+  isAudioJob,
+  runAudioJob,
+} from "./bench/audio.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
 import {
   measure,
@@ -68,7 +79,7 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS, ...AUDIO_GROUPS] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -121,7 +132,8 @@ type Job =
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
-  | DiarizationJob;
+  | DiarizationJob
+  | AudioJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
@@ -350,6 +362,7 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      if (isAudioJob(job)) return await runAudioJob(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
 }
@@ -508,6 +521,7 @@ interface Results {
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
   diarization: DiarizationResults;
+  audio?: AudioRow[];
   failures: string[];
   elapsedSeconds: number;
 }
@@ -594,8 +608,18 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
+  const audio = groups.includes("audio-memory")
+    ? collectAudio({
+      full: settings.full,
+      threads,
+      tmp: models.tmp,
+      segmentation: models.segmentation ?? "",
+      weights: models.weights,
+    })
+    : undefined;
   return {
     settings,
+    audio,
     weights: models.weightsLabel,
     segmentationWeights: models.segmentationLabel,
     machine: {
@@ -871,6 +895,7 @@ function report(results: Results, rows: EmbedRow[]): string {
       "Diarization",
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
+    ["Long recordings by format", results.audio && audioTable(results.audio)],
   ];
   return [
     header(results),
@@ -959,7 +984,7 @@ async function prepareModels(
     models.onnx = join(tmp, "wespeaker-resnet34-lm.onnx");
     writeFileSync(models.onnx, await exportOnnx(readFileSync(weights), { source: weights }));
   }
-  if (groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
+  if (groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g) || g === "audio-memory")) {
     [models.segmentation, models.segmentationLabel] = await segmentationWeights(values.segmentation, tmp);
   }
   return models;

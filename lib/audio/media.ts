@@ -356,7 +356,9 @@ function checkVorbisHeaders(headers: Uint8Array[], what: string): void {
   if (small < 6 || large > 13 || small > large || (id[29] & 1) === 0) {
     bad("block sizes or framing bit out of range");
   }
-  if ((headers[2][headers[2].length - 1] & 1) === 0) bad("setup header's framing bit missing");
+  // The setup header's framing bit is its last bit written; bits pack from the low end, so it is the last
+  // byte's highest set bit: that byte is never 0.
+  if (headers[2][headers[2].length - 1] === 0) bad("setup header's framing bit missing");
 }
 
 /** Splits Xiph-laced packets (a count byte minus one, lacing sizes, then the packets). */
