@@ -2,10 +2,8 @@ import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { WeSpeakerError } from "../../errors.ts";
 import { DiarizationPipeline, type DiarizeOptions } from "../../diarization/pipeline.ts";
-import type { DiarizationResult } from "../../diarization/result.ts";
-import { formatRTTM, type SpeakerSegment } from "../../formats/rttm.ts";
 import { SEGMENTATION_REPO } from "../../hub/pretrained.ts";
-import { probeAudio } from "../../audio/open.ts";
+import { diarizeChannels } from "../../channels.ts";
 import { diarizationProgressBar, progressBar } from "../../progress.ts";
 import { SegmentationModel } from "../../segmentation.ts";
 import { type Command, countOption, flag, secondsOption, stringOption, UsageError } from "../command.ts";
@@ -81,30 +79,16 @@ ${AUDIO_HELP}
       onProgress: progressBar(),
     });
     const outputs: string[] = [];
+    const progress = (file: string) => diarizationProgressBar(inputs.length > 1 ? file : undefined);
     const failed = await withModel(args, (embedding) => {
       const pipeline = new DiarizationPipeline(segmentation, embedding);
       return eachInput(inputs, async ({ file, input, options: audio }) => {
         const uri = file === "-" ? "stdin" : basename(file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
-        const run = (channel: number | undefined) =>
-          pipeline.diarizeFile(input, {
-            ...options,
-            ...audio,
-            channel,
-            onProgress: diarizationProgressBar(inputs.length > 1 ? file : undefined),
-          });
-        let text: string;
-        if (choice === "each") {
-          const { channels } = await probeAudio(input, audio);
-          const results: DiarizationResult[] = [];
-          for (let c = 0; c < channels; c++) results.push(await run(c));
-          text = json
-            ? JSON.stringify({ file, channels: results.map((r, channel) => ({ channel, ...r.toJSON() })) }) +
-              "\n"
-            : formatRTTM(uri, byChannel(results));
-        } else {
-          const result = await run(choice);
-          text = json ? JSON.stringify({ file, ...result.toJSON() }) + "\n" : result.toRTTM(uri);
-        }
+        const audioOptions = { ...options, ...audio, onProgress: progress(file) };
+        const result = choice === "each"
+          ? await diarizeChannels(pipeline, input, audioOptions)
+          : await pipeline.diarizeFile(input, { ...audioOptions, channel: choice });
+        const text = json ? JSON.stringify({ file, ...result.toJSON() }) + "\n" : result.toRTTM(uri);
         if (outputDir !== undefined) writeOutput(join(outputDir, `${uri}.${json ? "json" : "rttm"}`), text);
         else outputs.push(text);
       });
@@ -121,11 +105,4 @@ function makeDirectory(dir: string): void {
     const why = err instanceof Error ? err.message : String(err);
     throw new WeSpeakerError("io", `cannot create the output directory ${dir}: ${why}`, { cause: err });
   }
-}
-
-/** The turns of per-channel results in one list, speakers named after their channel, by start time. */
-function byChannel(results: DiarizationResult[]): SpeakerSegment[] {
-  return results
-    .flatMap((r, channel) => r.segments.map((s) => ({ ...s, speaker: `CH${channel}_${s.speaker}` })))
-    .sort((a, b) => a.start - b.start || a.end - b.end || (a.speaker < b.speaker ? -1 : 1));
 }
