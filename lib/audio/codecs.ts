@@ -58,15 +58,20 @@ export interface ByteDecoder {
   free(): void;
 }
 
+/** One decode call's result as {@link ByteDecoder} returns it: checked, mixed, with its rate. */
+function decodedChunk(d: Decoded, channel: number, what: string) {
+  return {
+    samples: planes(checked(d, what), channel, what),
+    sampleRate: d.sampleRate,
+    channels: d.channelData.length,
+  };
+}
+
 /** libmpg123 over the bytes of an MP3 file, gapless. */
 export async function mp3Decoder(channel: number, what: string): Promise<ByteDecoder> {
   const decoder = new MPEGDecoder({ enableGapless: true });
   await decoder.ready;
-  const out = (d: Decoded) => ({
-    samples: planes(checked(d, what), channel, what),
-    sampleRate: d.sampleRate,
-    channels: d.channelData.length,
-  });
+  const out = (d: Decoded) => decodedChunk(d, channel, what);
   return {
     push: (bytes) => Promise.resolve(out(decoder.decode(bytes) as Decoded)),
     flush: () => Promise.resolve({ samples: new Float32Array(0), sampleRate: 0, channels: 0 }),
@@ -78,11 +83,7 @@ export async function mp3Decoder(channel: number, what: string): Promise<ByteDec
 export async function vorbisDecoder(channel: number, what: string): Promise<ByteDecoder> {
   const decoder = new OggVorbisDecoder();
   await decoder.ready;
-  const out = (d: Decoded) => ({
-    samples: planes(checked(d, what), channel, what),
-    sampleRate: d.sampleRate,
-    channels: d.channelData.length,
-  });
+  const out = (d: Decoded) => decodedChunk(d, channel, what);
   return {
     push: async (bytes) => out(await decoder.decode(bytes) as Decoded),
     flush: async () => out(await decoder.flush() as Decoded),

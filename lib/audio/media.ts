@@ -31,17 +31,16 @@ export function describeFailure(name: string, format: string): (err: unknown) =>
 }
 
 /**
- * A byte-stream decoder (MP3, Ogg Vorbis) over the source from `offset`: decoded up to its first samples
- * now, to learn the rate and channel count, and on as the stream is iterated.
+ * A byte-stream decoder (MP3, Ogg Vorbis) over `bytes`: decoded up to its first samples now, to learn the
+ * rate and channel count, and on as the stream is iterated.
  */
 export async function openByteStream(
-  source: ByteSource,
-  offset: number,
+  bytes: AsyncGenerator<Uint8Array>,
   decoder: ByteDecoder,
   facts: { container: string; codec: string; decoder: string; channels?: number },
+  name: string,
 ): Promise<Opened> {
-  const what = `${source.name}: ${facts.container} (${facts.codec})`;
-  const bytes = sequentialBytes(source, offset);
+  const format = `${facts.container} (${facts.codec})`;
   const first: Float32Array[] = [];
   let sampleRate = 0;
   let channels = 0;
@@ -63,11 +62,11 @@ export async function openByteStream(
     }
   } catch (err) {
     decoder.free();
-    throw describeFailure(source.name, `${facts.container} (${facts.codec})`)(err);
+    throw describeFailure(name, format)(err);
   }
   if (sampleRate === 0) {
     decoder.free();
-    throw noAudio(what);
+    throw noAudio(`${name}: ${format}`);
   }
   return {
     info: { ...facts, sampleRate, channels, frames: undefined } satisfies AudioInfo,
@@ -154,21 +153,15 @@ export async function openContainer(
     const facts = { container, codec };
     let opened: Opened;
     if (codec === "opus") {
-      opened = await opusTrack(name, track, selection, facts, describe);
+      opened = await opusTrack({ name, track, selection, facts, describe });
     } else if (codec === "vorbis" && sniffed === "Ogg") {
       release = false;
       input.dispose();
-      return await openByteStream(
-        source,
-        0,
-        await vorbisDecoder(selection.channel, `${name}: Ogg (vorbis)`),
-        {
-          ...facts,
-          decoder: "@wasm-audio-decoders/ogg-vorbis",
-        },
-      );
+      const decoder = await vorbisDecoder(selection.channel, `${name}: Ogg (vorbis)`);
+      const ogg = { ...facts, decoder: "@wasm-audio-decoders/ogg-vorbis" };
+      return await openByteStream(sequentialBytes(source), decoder, ogg, name);
     } else if (codec === "vorbis" || codec === "mp3") {
-      opened = await packetsAsBytes(name, track, selection, facts, describe);
+      opened = await packetsAsBytes({ name, track, selection, facts, describe });
     } else {
       release = false;
       input.dispose();
@@ -194,14 +187,17 @@ export async function openContainer(
   }
 }
 
+/** An audio track to decode: the file's name, the track, what to take from it, and its facts. */
+interface TrackArgs {
+  name: string;
+  track: InputAudioTrack;
+  selection: Selection;
+  facts: { container: string; codec: string };
+  describe: (err: unknown) => unknown;
+}
+
 /** Opus packets to libopus: pre-skip dropped, the end trimmed to the last packet's end when it has one. */
-async function opusTrack(
-  name: string,
-  track: InputAudioTrack,
-  selection: Selection,
-  facts: { container: string; codec: string },
-  describe: (err: unknown) => unknown,
-): Promise<Opened> {
+async function opusTrack({ name, track, selection, facts, describe }: TrackArgs): Promise<Opened> {
   const what = `${name}: ${facts.container} (opus)`;
   const config = await track.getDecoderConfig().catch((err) => Promise.reject(describe(err)));
   const description = config?.description;
@@ -246,13 +242,7 @@ async function opusTrack(
  * Vorbis or MP3 packets from Matroska/MP4 to the byte-stream decoders: Vorbis as Ogg pages (its three
  * headers from the codec private data first), MP3 frames as they are.
  */
-async function packetsAsBytes(
-  name: string,
-  track: InputAudioTrack,
-  selection: Selection,
-  facts: { container: string; codec: string },
-  describe: (err: unknown) => unknown,
-): Promise<Opened> {
+async function packetsAsBytes({ name, track, selection, facts }: TrackArgs): Promise<Opened> {
   const what = `${name}: ${facts.container} (${facts.codec})`;
   const vorbis = facts.codec === "vorbis";
   const decoder = vorbis
@@ -284,43 +274,8 @@ async function packetsAsBytes(
       }
     }
   }
-  const stream = bytes();
-  const primed: Float32Array[] = [];
-  let rate = 0;
-  let channels = 0;
-  try {
-    for (let next = await stream.next(); !next.done; next = await stream.next()) {
-      const d = await decoder.push(next.value);
-      if (d.samples.length > 0) {
-        primed.push(d.samples);
-        rate = d.sampleRate;
-        channels = d.channels;
-        break;
-      }
-    }
-  } catch (err) {
-    decoder.free();
-    throw describe(err);
-  }
-  if (rate === 0) {
-    decoder.free();
-    throw noAudio(what);
-  }
-  return {
-    info: {
-      ...facts,
-      decoder: vorbis ? "@wasm-audio-decoders/ogg-vorbis" : "mpg123-decoder",
-      sampleRate: rate,
-      channels,
-      frames: undefined,
-    } satisfies AudioInfo,
-    async *chunks() {
-      yield* primed;
-      for await (const piece of stream) yield (await decoder.push(piece)).samples;
-      yield (await decoder.flush()).samples;
-    },
-    release: () => decoder.free(),
-  };
+  const decoderName = vorbis ? "@wasm-audio-decoders/ogg-vorbis" : "mpg123-decoder";
+  return await openByteStream(bytes(), decoder, { ...facts, decoder: decoderName }, name);
 }
 
 function toBytes(d: AllowSharedBufferSource): Uint8Array {

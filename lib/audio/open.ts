@@ -6,7 +6,7 @@
  * @module
  */
 import { WeSpeakerError } from "../errors.ts";
-import { type ByteSource, fileSource, memorySource } from "./byte_source.ts";
+import { type ByteSource, fileSource, memorySource, sequentialBytes } from "./byte_source.ts";
 import {
   type AudioInfo,
   type DecodedStream,
@@ -216,17 +216,9 @@ async function openSource(
             `${source.size - offset}`,
         );
       }
-      const opened = await openByteStream(
-        source,
-        offset,
-        await mp3Decoder(selection.channel, `${name}: MP3`),
-        {
-          container,
-          codec: "mp3",
-          decoder: "mpg123-decoder",
-          channels,
-        },
-      );
+      const decoder = await mp3Decoder(selection.channel, `${name}: MP3`);
+      const facts = { container, codec: "mp3", decoder: "mpg123-decoder", channels };
+      const opened = await openByteStream(sequentialBytes(source, offset), decoder, facts, name);
       return [{ ...opened, chunks: () => countedMp3(opened.chunks(), xing, name) }, "MP3"];
     }
     case "Ogg":
