@@ -219,7 +219,12 @@ async function openSource(
       const decoder = await mp3Decoder(selection.channel, `${name}: MP3`);
       const facts = { container, codec: "mp3", decoder: "mpg123-decoder", channels };
       const opened = await openByteStream(sequentialBytes(source, offset), decoder, facts, name);
-      return [{ ...opened, chunks: () => countedMp3(opened.chunks(), xing, name) }, "MP3"];
+      // With a LAME tag the Xing header gives the exact length (progress totals and ETAs need it).
+      const frames = xing?.frames !== undefined && xing.trim !== undefined
+        ? xing.frames * xing.samplesPerFrame - xing.trim
+        : undefined;
+      const info = { ...opened.info, frames };
+      return [{ ...opened, info, chunks: () => countedMp3(opened.chunks(), xing, name) }, "MP3"];
     }
     case "Ogg":
       await checkOgg(source);
