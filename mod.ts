@@ -28,7 +28,21 @@ export {
 export { type Fbank, fbank, type FbankOptions, numFbankFrames } from "./lib/audio/fbank.ts";
 export { NativeModel } from "./lib/native/native_model.ts";
 export type { Handle } from "./lib/native/runtime.ts";
-export { type DecodedAudio, decodeWav, type WavInfo } from "./lib/audio/wav.ts";
+export { type DecodedAudio, decodeWav, type WavEncoding, type WavInfo } from "./lib/audio/wav.ts";
+export {
+  type AudioInfo,
+  type AudioInput,
+  type AudioOptions,
+  type AudioStream,
+  decodeAudio,
+  type DecodedAudioFile,
+  type FileOptions,
+  openAudioStream,
+  probeAudio,
+  type RawFormat,
+} from "./lib/audio/open.ts";
+export { FFMPEG_ENV } from "./lib/audio/ffmpeg.ts";
+export type { DecodedStream } from "./lib/audio/audio_stream.ts";
 export { resample, StreamingResampler } from "./lib/audio/resample.ts";
 export { openWavStream, type WavStream, type WavStreamOptions } from "./lib/audio/wav_stream.ts";
 export { embedWindows, type WindowEmbedding, type WindowOptions, type WindowSource } from "./lib/windows.ts";

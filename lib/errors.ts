@@ -4,6 +4,10 @@
  * - `invalid-argument`: a value the caller passed is out of range (shape, sample rate, NaN samples…).
  * - `audio-too-short`: the audio holds fewer samples or frames than the model needs.
  * - `invalid-wav`: a WAV file is corrupt, truncated or in an unsupported encoding.
+ * - `invalid-audio`: an audio file of another format is corrupt or truncated, has no audio track, or has
+ *   several and none was chosen.
+ * - `unsupported-audio`: the format is not recognised, or its codec needs a decoder that is not available
+ *   (the message says what to install).
  * - `invalid-weights`: a weights file is not the expected safetensors layout (key, shape, dtype, size).
  * - `io`: a file could not be read or written.
  * - `library-not-found`: the native library could not be located or opened.
@@ -20,6 +24,8 @@ export type WeSpeakerErrorCode =
   | "invalid-argument"
   | "audio-too-short"
   | "invalid-wav"
+  | "invalid-audio"
+  | "unsupported-audio"
   | "invalid-weights"
   | "io"
   | "library-not-found"

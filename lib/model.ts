@@ -2,6 +2,7 @@
  * `WeSpeakerModel`: speaker embeddings from audio, through libwespeaker.
  */
 import { loadAudio, toModelRate } from "./audio/load.ts";
+import type { AudioInput, FileOptions } from "./audio/open.ts";
 import { type BatchPlanOptions, planBatches } from "./batching.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
@@ -16,7 +17,11 @@ import {
 } from "./native/library.ts";
 import type { Handle } from "./native/runtime.ts";
 import { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./native/symbols.ts";
+
+/** The shortest audio that gives {@link MIN_FRAMES} fbank frames: a 400-sample frame every 160 samples. */
+const MIN_SAMPLES = 400 + (MIN_FRAMES - 1) * 160;
 import { type PretrainedOptions, resolvePretrained } from "./hub/pretrained.ts";
+import { loadingKind } from "./hub/model_kind.ts";
 
 /** Options shared by the embedding methods. */
 export interface EmbedOptions {
@@ -77,7 +82,7 @@ export class WeSpeakerModel extends NativeModel {
    */
   static async load(path: string): Promise<WeSpeakerModel> {
     await loadNativeLibrary();
-    return new WeSpeakerModel(loadModel(path), path);
+    return loadingKind(path, "embedding", () => new WeSpeakerModel(loadModel(path), path));
   }
 
   /**
@@ -102,7 +107,7 @@ export class WeSpeakerModel extends NativeModel {
    * @param sampleRate their rate in Hz; other rates than 16000 are resampled (band-limited)
    * @returns a 256-dimensional embedding, L2-normalised unless `raw` is set
    * @throws {WeSpeakerError} `invalid-argument` (bad rate, NaN/Inf samples), `audio-too-short`
-   * (less than 0.1 s), `closed`
+   * (less than 0.105 s: 9 fbank frames), `closed`
    */
   embed(samples: Float32Array, sampleRate: number, options: EmbedOptions = {}): Float32Array {
     return this.#run([this.#features(samples, sampleRate)], options.raw)[0];
@@ -156,13 +161,24 @@ export class WeSpeakerModel extends NativeModel {
   }
 
   /**
-   * Reads a WAV file (any PCM or float encoding, any channel count, any rate) and embeds it;
-   * the same result as {@link embed} on its samples.
+   * Reads an audio file in any supported format (a path, or its bytes; see `openAudioStream`) and
+   * embeds it: the same result as {@link embed} on its decoded samples. `channel`, `track` and `f32le`
+   * say how to read it.
    */
-  async embedFile(path: string, options: EmbedOptions = {}): Promise<Float32Array> {
+  async embedFile(input: AudioInput, options: EmbedOptions & FileOptions = {}): Promise<Float32Array> {
     this.live();
-    const audio = await loadAudio(path);
-    return await this.embedAsync(audio.samples, audio.sampleRate, options);
+    const { channel, track, f32le, name } = options;
+    const audio = await loadAudio(input, { channel, track, f32le, name });
+    try {
+      return await this.embedAsync(audio.samples, audio.sampleRate, options);
+    } catch (err) {
+      // Too short, too long: say which file.
+      const file = typeof input === "string" ? input : name ?? "audio data";
+      if (err instanceof WeSpeakerError && err.code !== "closed" && !err.message.includes(file)) {
+        throw new WeSpeakerError(err.code, `${file}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -255,7 +271,8 @@ export class WeSpeakerModel extends NativeModel {
     if (features.frames < MIN_FRAMES) {
       throw new WeSpeakerError(
         "audio-too-short",
-        `audio gives ${features.frames} fbank frames; the model needs at least ${MIN_FRAMES} (0.1 s at 16 kHz)`,
+        `audio gives ${features.frames} fbank frames; the model needs at least ${MIN_FRAMES} ` +
+          `(${MIN_SAMPLES} samples at 16 kHz: 0.105 s)`,
       );
     }
     return features;

@@ -32,22 +32,50 @@ export function progressBar(): (p: HubProgress) => void {
   };
 }
 
-/** Returns an `onProgress` callback for the diarization pipeline drawing its stages on stderr. */
-export function diarizationProgressBar(): (p: DiarizationProgress) => void {
+function clock(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  const m = Math.floor(seconds / 60);
+  return `${m}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+/**
+ * Returns an `onProgress` callback for the diarization pipeline: on a terminal one line redrawn with the
+ * stage running now, its bar, the time elapsed and an estimate of the time left; otherwise one line per
+ * stage as it starts (so logs stay readable). `label` (the file) prefixes the line when several files run.
+ */
+export function diarizationProgressBar(label?: string): (p: DiarizationProgress) => void {
   const tty = Boolean(process.stderr.isTTY);
-  // Segmentation and embedding alternate batch by batch: a log gets each stage once.
-  const started = new Set<string>();
+  const prefix = label === undefined ? "" : `${label}: `;
+  const start = Date.now();
+  // Segmentation and embeddings alternate batch by batch: one phase, timed by the chunks fully done.
+  const inChunkPhase = (stage: string) => stage === "segmentation" || stage === "embeddings";
+  let phase = "";
+  let phaseStart = start;
+  let chunksDone = 0;
+  const announced = new Set<string>();
   return ({ stage, done, total }) => {
+    const now = Date.now();
+    const stagePhase = inChunkPhase(stage) ? "chunks" : stage;
+    if (stagePhase !== phase) {
+      phase = stagePhase;
+      phaseStart = now;
+    }
+    if (stage === "embeddings") chunksDone = done;
+    const progress = inChunkPhase(stage) ? chunksDone : done;
+    const elapsed = `elapsed ${clock(now - start)}`;
     if (!tty) {
-      if (!started.has(stage)) process.stderr.write(`${stage}\n`);
-      started.add(stage);
+      if (!announced.has(stage)) process.stderr.write(`${prefix}${stage} (${elapsed})\n`);
+      announced.add(stage);
       return;
     }
     const width = 30;
     const fraction = total ? Math.min(1, done / total) : 0;
     const bar = "#".repeat(Math.round(fraction * width)).padEnd(width, " ");
     const of = total === undefined ? `${done}` : `${done}/${total}`;
-    const end = total !== undefined && done >= total ? "\n" : "";
-    process.stderr.write(`\r${stage.padEnd(14)} [${bar}] ${of}${end}`);
+    const left = total !== undefined && progress > 0 && progress < total
+      ? `, about ${clock(((now - phaseStart) * (total - progress)) / progress)} left`
+      : "";
+    const end = stage === "reconstruction" && total !== undefined && done >= total ? "\n" : "";
+    process.stderr.write(`\r${prefix}${stage.padEnd(14)} [${bar}] ${of} ${elapsed}${left}\x1b[K${end}`);
   };
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { loadingKind } from "./hub/model_kind.ts";
 import { WeSpeakerError } from "./errors.ts";
 import { NativeModel } from "./native/native_model.ts";
 import {
@@ -45,7 +46,7 @@ export class SegmentationModel extends NativeModel {
    */
   static async load(path: string): Promise<SegmentationModel> {
     await loadNativeLibrary();
-    return new SegmentationModel(loadSegmenter(path), path);
+    return loadingKind(path, "segmentation", () => new SegmentationModel(loadSegmenter(path), path));
   }
 
   /**

@@ -11,9 +11,10 @@ import { numFbankFrames } from "./audio/fbank.ts";
 import { MIN_FRAMES } from "./native/symbols.ts";
 import type { WeSpeakerModel } from "./model.ts";
 import { type AudioSource, modelRateChunks, SampleQueue } from "./audio/sample_stream.ts";
+import type { FileOptions } from "./audio/open.ts";
 
-/** Options of {@link embedWindows}. */
-export interface WindowOptions {
+/** Options of {@link embedWindows}; `channel`, `track` and `f32le` say how to read a file. */
+export interface WindowOptions extends FileOptions {
   /** Length of a window in seconds (default 10); rounded to whole samples at 16 kHz. */
   windowSeconds?: number;
   /** Distance between window starts in seconds (default: the window length, i.e. no overlap). */
@@ -43,7 +44,7 @@ export interface WindowEmbedding {
  * Embeds audio in windows of `windowSeconds`, one every `hopSeconds`, yielding them in order as they
  * are computed. Each embedding is bit for bit what `model.embed(audio.subarray(start, end), 16000)`
  * gives for that window of the whole 16 kHz audio (a file is first decoded to mono and resampled
- * exactly as `loadAudio` does). The audio is never held whole: a file is read with {@link openWavStream}
+ * exactly as `loadAudio` does). The audio is never held whole: a file is read with `openAudioStream`
  * and resampled with {@link StreamingResampler} as it goes, and only the windows of one batch, the audio
  * from the next window's start on and the resampler's few dozen samples of history are kept.
  *
@@ -59,12 +60,12 @@ export interface WindowEmbedding {
  * ```
  *
  * @param model the model to embed with (through {@link WeSpeakerModel.embedBatchAsync})
- * @param source a WAV file path, or mono samples at 16 kHz (see {@link WindowSource})
+ * @param source an audio file path, an opened `AudioStream`, or mono samples at 16 kHz (see {@link WindowSource})
  * @param options window length and hop, batch size, `raw`, `signal`
  * @returns an async generator of the windows' embeddings, in order
  * @throws {WeSpeakerError} `invalid-argument` for a window shorter than the model's minimum, a
  *   non-positive hop or batch size, a chunk that is not a Float32Array or NaN/Inf samples; `io` and
- *   `invalid-wav` for a file that cannot be read; `aborted` when `signal` fires; `closed` when the
+ *   `invalid-wav`, `invalid-audio`, `unsupported-audio` for a file that cannot be read; `aborted` when `signal` fires; `closed` when the
  *   model is closed. Errors from the model name the source and the windows' times.
  */
 export async function* embedWindows(
@@ -85,7 +86,7 @@ export async function* embedWindows(
     throw new WeSpeakerError("invalid-argument", `batchSize must be a positive integer, got ${batchSize}`);
   }
   const { signal, raw } = options;
-  const label = typeof source === "string" ? source : "audio";
+  const label = typeof source === "string" ? source : options.name ?? "audio";
   const checkAborted = () => {
     if (signal?.aborted) {
       throw new WeSpeakerError("aborted", `${label}: embedding windows aborted`, { cause: signal.reason });
@@ -120,7 +121,8 @@ export async function* embedWindows(
     }
   };
 
-  for await (const chunk of modelRateChunks(source)) {
+  const { channel, track, f32le, name } = options;
+  for await (const chunk of modelRateChunks(source, { channel, track, f32le, name })) {
     if (!(chunk instanceof Float32Array)) {
       throw new WeSpeakerError("invalid-argument", `${label}: chunks must be Float32Arrays of mono samples`);
     }

@@ -39,7 +39,8 @@ function log(msg) {
 
 function run(cmd, args, opts = {}) {
   log(`${cmd} ${args.join(" ")}`);
-  execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+  // The child's stdout goes to our stderr: `npm start -- diarize a.wav > a.rttm` must get only the RTTM.
+  execFileSync(cmd, args, { stdio: ["inherit", 2, "inherit"], cwd: root, ...opts });
 }
 
 /**
@@ -173,9 +174,25 @@ function mlxCmakeDir(prefix) {
   );
 }
 
+// The tests compare our decoders with ffmpeg and decode AAC through it: as root on Debian/Ubuntu
+// `--tests` installs it; elsewhere those tests skip and say why.
+function ensureFfmpeg() {
+  const found = process.env.PATH?.split(":").some((dir) => dir && existsSync(join(dir, "ffmpeg")));
+  if (found || platform() !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = ["install", "-y", "-q", "--no-install-recommends", "ffmpeg"];
+  try {
+    run("apt-get", install, { env });
+  } catch {
+    run("apt-get", ["update", "-q"]);
+    run("apt-get", install, { env });
+  }
+}
+
 async function main() {
   const mlxDir = mlxCmakeDir(process.env.MLX_DIR ?? (await fetchMlxWheel()));
   ensureOpenBlas();
+  if (process.argv.includes("--tests")) ensureFfmpeg();
   const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
   const blas = process.env.WESPEAKER_BLAS ?? "auto";
   const tests = process.argv.includes("--tests") ? "ON" : "OFF";

@@ -259,7 +259,7 @@ describe("diarization pipeline", () => {
     assert.match(usage.stderr, /--num-speakers must be a positive integer/);
     for (
       const [args, message] of [
-        [["diarize"], /diarize takes exactly 1 FILE, got 0/],
+        [["diarize"], /diarize takes at least 1 FILE, got 0/],
         [["diarize", "a.wav", "--rttm", "--json"], /give --rttm or --json, not both/],
         [["diarize", "a.wav", "--step=-1"], /--step must be a number of seconds >= 0, got '-1'/],
         [

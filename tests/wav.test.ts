@@ -233,8 +233,8 @@ describe("decodeWav errors", () => {
     );
   });
   test("unsupported format tag is named", () => {
-    const b = withFmt({ tag: 6, channels: 1, sampleRate: 8000, bits: 8 });
-    assertWavError(() => decodeWav(b, "test.wav"), "unsupported format tag 0x0006 (A-law)");
+    const b = withFmt({ tag: 0x31, channels: 1, sampleRate: 8000, bits: 0, blockAlign: 65 });
+    assertWavError(() => decodeWav(b, "test.wav"), "unsupported format tag 0x0031 (GSM 6.10)");
     const mp3 = withFmt({ tag: 0x55, channels: 1, sampleRate: 8000, bits: 0, blockAlign: 1 });
     assertWavError(() => decodeWav(mp3, "test.wav"), "MPEG Layer 3");
   });
@@ -422,10 +422,11 @@ describe("loadAudio", () => {
       const mono = Float32Array.from(left, (l, i) => (l / 32768 + right[i] / 32768) / 2);
       assert.equal(loaded.sampleRate, MODEL_SAMPLE_RATE);
       assert.deepEqual(loaded.source, {
+        container: "WAV",
+        codec: "pcm16",
+        decoder: "wespeaker",
         sampleRate: 44100,
         channels: 2,
-        bitsPerSample: 16,
-        format: "pcm",
         frames: n,
       });
       assert.equal(loaded.samples.length, Math.ceil((n * 160) / 441));
@@ -439,7 +440,7 @@ describe("loadAudio", () => {
     const dir = mkdtempSync(join(tmpdir(), "wespeaker-wav-"));
     try {
       const bad = join(dir, "bad.wav");
-      writeFileSync(bad, new TextEncoder().encode("this is not a wav file at all"));
+      writeFileSync(bad, new TextEncoder().encode("RIFF\x10\0\0\0WAVEthis is not a wav file at all"));
       await assert.rejects(loadAudio(bad), (e: unknown) => {
         assert.ok(e instanceof WeSpeakerError && e.code === "invalid-wav" && e.message.includes(bad));
         return true;

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
 import { WeSpeakerError } from "../errors.ts";
 import { resample } from "./resample.ts";
-import { decodeWav, type WavInfo } from "./wav.ts";
+import { type AudioInfo, type AudioInput, type AudioOptions, openAudioStream, readAll } from "./open.ts";
 
 /** Sample rate the embedding model was trained on; all audio is brought to it first. */
 export const MODEL_SAMPLE_RATE = 16000;
@@ -18,38 +17,34 @@ export interface LoadedAudio {
   samples: Float32Array;
   /** Always {@link MODEL_SAMPLE_RATE}. */
   sampleRate: 16000;
-  /** Header facts of the file as stored (its own rate, channels, encoding, frame count). */
-  source: WavInfo;
+  /** Facts of the file as stored: container, codec, decoder, its own rate, channels, frame count. */
+  source: AudioInfo;
 }
 
 /**
- * Read a WAV file, mix it to mono and resample it to 16 kHz.
+ * Read an audio file in any supported format (see `openAudioStream`), mix it to mono (or keep the
+ * channel chosen) and resample it to 16 kHz.
  *
- * This is exactly {@link decodeWav} followed by {@link toModelRate}, so embedding a file and embedding
- * its decoded samples with their rate give the same result.
+ * For a WAV file this is exactly `decodeWav` followed by {@link toModelRate}, so embedding a file and
+ * embedding its decoded samples with their rate give the same result.
  *
- * @param path file system path of a WAV file
- * @returns 16 kHz mono samples and the file's header facts
- * @throws {WeSpeakerError} code `io` when the file cannot be read, `invalid-wav` when it is not a
- *   supported WAV file, `invalid-argument` when it holds NaN/Inf samples, `audio-too-short` when it holds
- *   no audio; messages name `path`
+ * @param input file system path of an audio file, or its bytes
+ * @param options channel, track, raw layout (see `AudioOptions`)
+ * @returns 16 kHz mono samples and the file's facts
+ * @throws {WeSpeakerError} code `io` when the file cannot be read, `invalid-wav` / `invalid-audio` /
+ *   `unsupported-audio` when it cannot be decoded, `invalid-argument` when it holds NaN/Inf samples,
+ *   `audio-too-short` when it holds no audio; messages name the file
  */
-export async function loadAudio(path: string): Promise<LoadedAudio> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new WeSpeakerError("io", `cannot read audio file ${path}: ${why}`, { cause: err });
-  }
-  const decoded = decodeWav(bytes, path);
+export async function loadAudio(input: AudioInput, options: AudioOptions = {}): Promise<LoadedAudio> {
+  const decoded = await readAll(await openAudioStream(input, options));
+  const name = typeof input === "string" ? input : options.name ?? "audio data";
   let samples: Float32Array;
   try {
     samples = toModelRate(decoded.samples, decoded.sampleRate);
   } catch (err) {
     // The caller only knows the path, so say which file held the bad samples.
     if (err instanceof WeSpeakerError) {
-      throw new WeSpeakerError(err.code, `${path}: ${err.message}`, { cause: err });
+      throw new WeSpeakerError(err.code, `${name}: ${err.message}`, { cause: err });
     }
     throw err;
   }

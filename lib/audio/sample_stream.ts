@@ -6,29 +6,42 @@
  */
 import { MODEL_SAMPLE_RATE } from "./load.ts";
 import { StreamingResampler } from "./resample.ts";
-import { openWavStream } from "./wav_stream.ts";
+import { type AudioStream, type FileOptions, openAudioStream } from "./open.ts";
 
 /**
- * Audio to process in windows: a WAV file path (any encoding, channel count and rate), or mono samples
- * at 16 kHz, whole or as an (async) iterable of chunks of any length.
+ * Audio to process in windows: a file path (any supported format, channel count and rate), an opened
+ * {@link AudioStream} (any rate), or mono samples at 16 kHz, whole or as an (async) iterable of chunks of
+ * any length.
  */
-export type AudioSource = string | Float32Array | AsyncIterable<Float32Array> | Iterable<Float32Array>;
+export type AudioSource =
+  | string
+  | AudioStream
+  | Float32Array
+  | AsyncIterable<Float32Array>
+  | Iterable<Float32Array>;
+
+function isAudioStream(source: AudioSource): source is AudioStream {
+  return typeof source === "object" && "sampleRate" in source && "info" in source;
+}
 
 // Large enough that per-chunk overhead vanishes, small enough not to matter next to a window.
 const SLICE_SAMPLES = 65536;
 
-/** The source's samples at 16 kHz, in blocks; a file is read and resampled as it goes. */
-export async function* modelRateChunks(source: AudioSource): AsyncGenerator<Float32Array> {
+/** The source's samples at 16 kHz, in blocks; a file (read with `file`'s options) is resampled as it goes. */
+export async function* modelRateChunks(
+  source: AudioSource,
+  file: FileOptions = {},
+): AsyncGenerator<Float32Array> {
   if (source instanceof Float32Array) {
     // In slices, so that the queue copies only what the windows need rather than the whole signal.
     for (let i = 0; i < source.length; i += SLICE_SAMPLES) yield source.subarray(i, i + SLICE_SAMPLES);
     return;
   }
-  if (typeof source !== "string") {
+  if (typeof source !== "string" && !isAudioStream(source)) {
     yield* source;
     return;
   }
-  const stream = await openWavStream(source);
+  const stream = typeof source === "string" ? await openAudioStream(source, file) : source;
   if (stream.sampleRate === MODEL_SAMPLE_RATE) {
     yield* stream;
     return;

@@ -5,14 +5,17 @@
  * @module
  */
 
-import { type FileHandle, open } from "node:fs/promises";
 import { WeSpeakerError } from "../errors.ts";
-import { decodeFrames, parseWavHeader, type WavInfo, wavInfo, type WavLayout } from "./wav.ts";
+import { type ByteSource, fileSource } from "./byte_source.ts";
+import { type DecodedStream, type Opened, type Selection, SourceStream } from "./audio_stream.ts";
+import { checkChannel, decodeFrames, parseWavHeader, type WavInfo, wavInfo } from "./wav.ts";
 
 /** Options of {@link openWavStream}. */
 export interface WavStreamOptions {
   /** Frames per chunk (default 8192, about 0.19 s at 44.1 kHz); the last chunk may be shorter. */
   chunkFrames?: number;
+  /** The channel to keep (0-based); default: the average of all channels. */
+  channel?: number;
 }
 
 /**
@@ -22,18 +25,20 @@ export interface WavStreamOptions {
  * A stream is read once: the file is closed when an iteration ends, whether it ran to the end, was left
  * with `break` or failed. {@link close} (or `await using`) closes a stream that is not iterated.
  */
-export interface WavStream extends AsyncIterable<Float32Array>, AsyncDisposable {
-  /** Header facts of the file (its own rate, channels, encoding and frame count). */
-  readonly info: WavInfo;
-  /** Rate of the yielded samples, Hz: the file's own. */
-  readonly sampleRate: number;
-  /** Closes the file. Idempotent; iterating afterwards throws `closed`. */
-  close(): Promise<void>;
-}
+export type WavStream = DecodedStream<WavInfo>;
 
 // Runtimes free ArrayBuffers lazily, and how much garbage piles up grows with the chunk size: reading and
 // resampling 30 min of 44.1 kHz stereo under Deno peaked 40 MB above start with 8192 frames, 120 MB with 65536.
-const DEFAULT_CHUNK_FRAMES = 8192;
+export const DEFAULT_CHUNK_FRAMES = 8192;
+
+/** Checks a `chunkFrames` option. */
+export function chunkFramesOption(chunkFrames: number | undefined): number {
+  const n = chunkFrames ?? DEFAULT_CHUNK_FRAMES;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new WeSpeakerError("invalid-argument", `chunkFrames must be a positive integer, got ${String(n)}`);
+  }
+  return n;
+}
 
 /**
  * Opens a WAV file for reading in chunks, checking its header as `decodeWav` does (same encodings,
@@ -46,142 +51,51 @@ const DEFAULT_CHUNK_FRAMES = 8192;
  * ```
  *
  * @param path file system path of a WAV file
- * @param options chunk size
+ * @param options chunk size, channel
  * @returns the open stream, its header facts already known
  * @throws {WeSpeakerError} `io` when the file cannot be opened or read, `invalid-wav` naming `path` and
- *   the problem, `invalid-argument` for a `chunkFrames` that is not a positive integer
+ *   the problem, `invalid-argument` for a `chunkFrames` that is not a positive integer or a channel the
+ *   file does not have
  */
 export async function openWavStream(path: string, options: WavStreamOptions = {}): Promise<WavStream> {
-  const chunkFrames = options.chunkFrames ?? DEFAULT_CHUNK_FRAMES;
-  if (!Number.isSafeInteger(chunkFrames) || chunkFrames < 1) {
-    throw new WeSpeakerError(
-      "invalid-argument",
-      `chunkFrames must be a positive integer, got ${String(chunkFrames)}`,
-    );
-  }
-  let file: FileHandle;
+  const chunkFrames = chunkFramesOption(options.chunkFrames);
+  const source = await fileSource(path);
   try {
-    file = await open(path, "r");
+    const opened = await openWav(source, { channel: options.channel ?? -1, track: undefined, chunkFrames });
+    return new SourceStream(source, opened, (err) => err);
   } catch (err) {
-    throw ioError(path, err);
-  }
-  try {
-    const size = await guarded(path, async () => (await file.stat()).size);
-    const walk = parseWavHeader(size, path);
-    let step = walk.next();
-    while (!step.done) {
-      const { offset, length } = step.value;
-      step = walk.next(await readAt(file, path, offset, new Uint8Array(Math.min(length, size - offset))));
-    }
-    return new FileWavStream(file, path, step.value, chunkFrames);
-  } catch (err) {
-    await file.close();
+    await source.close();
     throw err;
   }
 }
 
-class FileWavStream implements WavStream {
-  readonly info: WavInfo;
-  readonly sampleRate: number;
-  #file: FileHandle | null;
-  #iterated = false;
-  readonly #path: string;
-  readonly #layout: WavLayout;
-  readonly #chunkFrames: number;
-
-  constructor(file: FileHandle, path: string, layout: WavLayout, chunkFrames: number) {
-    this.#file = file;
-    this.#path = path;
-    this.#layout = layout;
-    this.#chunkFrames = chunkFrames;
-    this.info = wavInfo(layout);
-    this.sampleRate = layout.sampleRate;
+/** The WAV decoder over any byte source: the header read now, the audio one chunk per read. */
+export async function openWav(source: ByteSource, selection: Selection): Promise<Opened<WavInfo>> {
+  const walk = parseWavHeader(source.size, source.name);
+  let step = walk.next();
+  while (!step.done) {
+    const { offset, length } = step.value;
+    step = walk.next(await source.read(offset, length));
   }
-
-  [Symbol.asyncIterator](): AsyncIterator<Float32Array> {
-    if (this.#iterated || this.#file === null) {
-      throw new WeSpeakerError(
-        "closed",
-        `WAV stream of ${this.#path} was already read or closed: open it again to read it again`,
-      );
-    }
-    this.#iterated = true;
-    return this.#chunks();
-  }
-
-  async *#chunks(): AsyncGenerator<Float32Array> {
-    const { frames, blockAlign, dataOffset } = this.#layout;
-    // One buffer for all reads: each yielded chunk is a fresh array the caller may keep.
-    const buffer = new Uint8Array(Math.min(this.#chunkFrames, frames) * blockAlign);
-    try {
-      for (let done = 0; done < frames;) {
-        const count = Math.min(this.#chunkFrames, frames - done);
-        const file = this.#file;
-        if (file === null) {
-          throw new WeSpeakerError("closed", `WAV stream of ${this.#path} was closed while being read`);
-        }
-        const bytes = await readAt(
-          file,
-          this.#path,
-          dataOffset + done * blockAlign,
-          buffer.subarray(0, count * blockAlign),
-        );
+  const layout = step.value;
+  const { channel } = selection;
+  checkChannel(channel, layout.channels, source.name);
+  const { frames, blockAlign, framesPerBlock, dataOffset, dataBytes } = layout;
+  // Whole blocks per read (IMA ADPCM decodes block by block).
+  const blocksPerChunk = Math.max(1, Math.floor(selection.chunkFrames / framesPerBlock));
+  return {
+    info: wavInfo(layout),
+    async *chunks() {
+      for (let done = 0, block = 0; done < frames; block += blocksPerChunk) {
+        const count = Math.min(blocksPerChunk * framesPerBlock, frames - done);
+        const offset = block * blockAlign;
+        const length = Math.min(Math.ceil(count / framesPerBlock) * blockAlign, dataBytes - offset);
+        const bytes = await source.read(dataOffset + offset, length);
         const samples = new Float32Array(count);
-        decodeFrames(bytes, this.#layout, samples);
+        decodeFrames(bytes, layout, samples, channel, source.name);
         done += count;
         yield samples;
       }
-    } finally {
-      await this.close();
-    }
-  }
-
-  async close(): Promise<void> {
-    const file = this.#file;
-    this.#file = null;
-    await file?.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
-
-/** Fills `into` from file offset `position`; the sizes come from the header, so a short read is an error. */
-async function readAt(
-  file: FileHandle,
-  path: string,
-  position: number,
-  into: Uint8Array,
-): Promise<Uint8Array> {
-  let filled = 0;
-  while (filled < into.length) {
-    const { bytesRead } = await guarded(
-      path,
-      () => file.read(into, filled, into.length - filled, position + filled),
-    );
-    if (bytesRead === 0) {
-      throw new WeSpeakerError(
-        "io",
-        `cannot read audio file ${path}: it ends at byte ${position + filled}, before the ` +
-          `${into.length} bytes expected at ${position} (was it truncated while being read?)`,
-      );
-    }
-    filled += bytesRead;
-  }
-  return into;
-}
-
-async function guarded<T>(path: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    throw ioError(path, err);
-  }
-}
-
-// Same wording as loadAudio's, so both ways of reading a file fail alike.
-function ioError(path: string, err: unknown): WeSpeakerError {
-  const why = err instanceof Error ? err.message : String(err);
-  return new WeSpeakerError("io", `cannot read audio file ${path}: ${why}`, { cause: err });
+    },
+  };
 }

@@ -14,6 +14,12 @@ import type { WeSpeakerModel } from "../model.ts";
 import { type AudioSource, modelRateChunks, SampleQueue } from "../audio/sample_stream.ts";
 import { SegmentationModel } from "../segmentation.ts";
 import { LOCAL_SPEAKERS, powersetToMultilabel } from "./powerset.ts";
+import { receptiveField, SINCNET_KERNEL_SIZES, SINCNET_STRIDES } from "./frames.ts";
+
+/** Samples at 16 kHz in one segmentation frame (991: 62 ms); shorter audio has nothing to diarize. */
+const FRAME_SAMPLES = Math.round(
+  receptiveField(SINCNET_KERNEL_SIZES, SINCNET_STRIDES, MODEL_SAMPLE_RATE).duration * MODEL_SAMPLE_RATE,
+);
 
 /** A stage of the pipeline and how far it got, for progress reports. */
 export interface DiarizationProgress {
@@ -145,6 +151,7 @@ export async function processChunks(
   let firstChunk = 0;
   const run = async () => {
     checkAborted();
+    onProgress?.({ stage: "segmentation", done: firstChunk, total });
     const batch = chunks.subarray(0, inBatch * window);
     const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
     try {
@@ -155,6 +162,8 @@ export async function processChunks(
       );
       binarized.push(binary);
       onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
+      // The embeddings of this batch run now: the stage shown must say so.
+      onProgress?.({ stage: "embeddings", done: firstChunk, total });
       const features: Fbank[] = [];
       const masks = new Float32Array(inBatch * LOCAL_SPEAKERS * numFrames);
       for (let c = 0; c < inBatch; c++) {
@@ -218,7 +227,19 @@ export async function processChunks(
       queue.dropBefore(next);
     }
   }
-  if (received === 0) throw new WeSpeakerError("invalid-argument", `${label}: the audio is empty`);
+  if (received === 0) throw new WeSpeakerError("audio-too-short", `${label}: the audio is empty`);
+  if (received < FRAME_SAMPLES) {
+    throw new WeSpeakerError(
+      "audio-too-short",
+      `${label}: ${received} samples at 16 kHz (${
+        (received / MODEL_SAMPLE_RATE).toFixed(3)
+      } s) is shorter than ` +
+        `one segmentation frame (${FRAME_SAMPLES} samples, ${
+          (FRAME_SAMPLES / MODEL_SAMPLE_RATE).toFixed(3)
+        } s): ` +
+        `nothing to diarize`,
+    );
+  }
   // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
   if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
   if (inBatch > 0) await run();

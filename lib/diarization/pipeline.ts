@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { arch } from "node:os";
 import { MODEL_SAMPLE_RATE, toModelRate } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
@@ -12,7 +13,7 @@ import { WeSpeakerModel } from "../model.ts";
 import type { PretrainedOptions } from "../hub/pretrained.ts";
 import type { AudioSource } from "../audio/sample_stream.ts";
 import { SegmentationModel } from "../segmentation.ts";
-import { openWavStream } from "../audio/wav_stream.ts";
+import { type AudioInput, type FileOptions, openAudioStream } from "../audio/open.ts";
 import type { TieOrder } from "./argsort.ts";
 import { DIARIZATION_31_CLUSTERING } from "./clustering.ts";
 import { type DiarizationProgress, processChunks } from "./local.ts";
@@ -21,8 +22,8 @@ import type { DiarizationResult } from "./result.ts";
 
 export type { DiarizationProgress };
 
-/** Options of {@link DiarizationPipeline.diarize}. */
-export interface DiarizeOptions {
+/** Options of {@link DiarizationPipeline.diarize}; `channel`, `track`, `f32le` say how `diarizeFile` reads. */
+export interface DiarizeOptions extends FileOptions {
   /** Exact number of speakers, when known (overrides the bounds). */
   numSpeakers?: number;
   /** Fewest speakers (default 1). */
@@ -99,11 +100,26 @@ export class DiarizationPipeline implements Disposable {
     this.embedding = embedding;
   }
 
-  /** Loads both models from converted `.safetensors` files. */
+  /**
+   * Loads both models from local files: converted `.safetensors`, or any checkpoint the CLI takes
+   * (pyannote `pytorch_model.bin`, WeSpeaker `avg_model.pt`, ONNX, or a directory holding one), converted
+   * on first use and cached like `fromPretrained`'s.
+   *
+   * @throws {WeSpeakerError} `io` for a path that does not exist, `invalid-weights` for a file that is
+   *   not the expected model (a segmentation model given as the embedding model is named as such)
+   */
   static async load(segmentationPath: string, embeddingPath: string): Promise<DiarizationPipeline> {
-    const segmentation = await SegmentationModel.load(segmentationPath);
+    for (const path of [segmentationPath, embeddingPath]) {
+      if (!existsSync(path)) {
+        throw new WeSpeakerError("io", `cannot read model ${path}: no such file or directory`);
+      }
+    }
+    const segmentation = await SegmentationModel.fromPretrained({ repo: segmentationPath });
     try {
-      return new DiarizationPipeline(segmentation, await WeSpeakerModel.load(embeddingPath));
+      return new DiarizationPipeline(
+        segmentation,
+        await WeSpeakerModel.fromPretrained({ repo: embeddingPath }),
+      );
     } catch (err) {
       segmentation.close();
       throw err;
@@ -150,20 +166,29 @@ export class DiarizationPipeline implements Disposable {
   }
 
   /**
-   * Diarizes a WAV file (any encoding, channel count and rate), reading it as it goes: memory holds the
-   * chunks of one batch and the per-chunk results, never the whole recording.
+   * Diarizes an audio file in any supported format (a path, or its bytes; see `openAudioStream`),
+   * reading it as it goes: memory holds the chunks of one batch and the per-chunk results, never the
+   * whole recording. `channel` diarizes one channel of a multi-channel file (default: their average).
    *
-   * @throws {WeSpeakerError} `io`, `invalid-wav` naming the file, and the errors of {@link diarize}
+   * @throws {WeSpeakerError} `io`, `invalid-wav`, `invalid-audio`, `unsupported-audio` naming the file,
+   *   `audio-too-short` for audio shorter than one segmentation frame, and the errors of {@link diarize}
    */
-  async diarizeFile(path: string, options: DiarizeOptions = {}): Promise<DiarizationResult> {
-    const stream = await openWavStream(path);
+  async diarizeFile(input: AudioInput, options: DiarizeOptions = {}): Promise<DiarizationResult> {
+    const { channel, track, f32le, name } = options;
+    const stream = await openAudioStream(input, { channel, track, f32le, name });
+    const label = typeof input === "string" ? input : name ?? "audio data";
     const { frames } = stream.info;
-    await stream.close();
-    const expected = Math.ceil((frames * MODEL_SAMPLE_RATE) / stream.sampleRate);
-    return await this.#run(path, path, expected, options);
+    const expected = frames === undefined
+      ? undefined
+      : Math.ceil((frames * MODEL_SAMPLE_RATE) / stream.sampleRate);
+    try {
+      return await this.#run(stream, label, expected, options);
+    } finally {
+      await stream.close();
+    }
   }
 
-  async #run(source: AudioSource, label: string, expected: number, options: DiarizeOptions) {
+  async #run(source: AudioSource, label: string, expected: number | undefined, options: DiarizeOptions) {
     positiveInteger("numSpeakers", options.numSpeakers);
     positiveInteger("minSpeakers", options.minSpeakers);
     positiveInteger("maxSpeakers", options.maxSpeakers);

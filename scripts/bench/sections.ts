@@ -3,12 +3,13 @@
  *
  * @module
  */
+import { audioSection } from "./audio.ts";
 import { clusteringSection } from "./clustering.ts";
 import { kernelPathsSection } from "./kernel_paths.ts";
 import type { BenchSection } from "./section.ts";
 
 /** Their `--only` names. */
-export const SECTION_GROUPS = ["clustering", "kernel-paths"] as const;
+export const SECTION_GROUPS = ["clustering", "kernel-paths", "audio-memory"] as const;
 
 /** The sections, one per name of {@link SECTION_GROUPS}. */
-export const SECTIONS: readonly BenchSection[] = [clusteringSection, kernelPathsSection];
+export const SECTIONS: readonly BenchSection[] = [clusteringSection, kernelPathsSection, audioSection];

@@ -39,6 +39,7 @@ function cliCommand(args: string[], via: "file" | "task"): string[] {
       "--allow-env",
       "--allow-net",
       "--allow-sys",
+      "--allow-run",
       "lib/cli.ts",
       ...args,
     ]
