@@ -10,8 +10,12 @@
  *
  * @module
  */
+// npm: specifiers, as in lib/hub/hub.ts (why: there).
+// deno-lint-ignore no-import-prefix
 import { MPEGDecoder } from "npm:mpg123-decoder@1.0.3";
+// deno-lint-ignore no-import-prefix
 import { OggVorbisDecoder } from "npm:@wasm-audio-decoders/ogg-vorbis@0.1.20";
+// deno-lint-ignore no-import-prefix
 import { OpusDecoder } from "npm:opus-decoder@0.7.12";
 import { WeSpeakerError } from "../errors.ts";
 import { mixPlanes } from "./audio_stream.ts";

@@ -6,6 +6,8 @@
  *
  * @module
  */
+// An npm: specifier, as in lib/hub/hub.ts (why: there).
+// deno-lint-ignore no-import-prefix
 import {
   ALL_FORMATS,
   CustomSource,
