@@ -285,13 +285,13 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
   }
 
   /**
-   * Removes a speaker and its clips.
+   * Removes speakers and their clips. Every name is checked before any is removed.
    *
    * @throws {WeSpeakerError} `not-found` for an unknown name
    */
-  remove(name: string): void {
+  remove(...names: string[]): void {
     this.#live();
-    this.#store.remove(this.#known(name, "remove"));
+    for (const name of names.map((n) => this.#known(n, "remove"))) this.#store.remove(name);
     this.#index = null;
   }
 

@@ -95,7 +95,10 @@ export function cosineScorer(threshold: number = DEFAULT_COSINE_THRESHOLD): Spea
       return l2normalize(Float32Array.from(sum), "the mean of the clips");
     },
     query: (embedding) => l2normalize(embedding, "query embedding"),
-    scoreAll: dotAll,
+    scoreAll(query, models, count) {
+      // Unit vectors rounded to float32 can give a product a hair outside [-1, 1].
+      return dotAll(query, models, count).map((s) => Math.min(1, Math.max(-1, s)));
+    },
   };
 }
 

@@ -1,18 +1,8 @@
-import { readFileSync } from "node:fs";
-import { WeSpeakerError } from "../../errors.ts";
 import { evaluateCorpus, formatDERTable } from "../../formats/der_report.ts";
 import { parseRTTM, parseUEM } from "../../formats/rttm.ts";
 import { type Command, flag, secondsOption, stringOption } from "../command.ts";
+import { readText } from "../input.ts";
 import { OUTPUT_OPTION, writeOutput } from "../output.ts";
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new WeSpeakerError("io", `cannot read ${path}: ${why}`, { cause: err });
-  }
-}
 
 /** `wespeaker der REF HYP`: diarization error rate as pyannote.metrics computes it. */
 export const der: Command = {
