@@ -375,7 +375,7 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
     const identity = await this.#identity(this.#model, "identify");
     const held = this.#nonEmpty(identity, "identify");
     const embedding = await this.#embed(query, "identify: query", held.dim);
-    const { names, models } = this.#search();
+    const { names, models } = this.#search(held);
     const scores = this.#scorer.scoreAll(this.#scorer.query(embedding), models, names.length);
     const candidates = topScores(scores, topK).map((k) => ({ name: names[k], score: scores[k] }));
     const best = candidates[0];
@@ -444,7 +444,7 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
     const threshold = checkThreshold(options.threshold ?? this.#threshold);
     const identity = await this.#identity(options.model ?? this.#model, "nameSpeakers");
     const held = this.#nonEmpty(identity, "nameSpeakers");
-    const { names, models } = this.#search();
+    const { names, models } = this.#search(held);
     const found = result.speakerEmbeddings;
     // Scores of each found speaker against the enrolled ones, and its best score.
     const rows = found.map((e, k) =>
@@ -517,7 +517,7 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
   }
 
   /** The speaker models for a search, built once per change of the store. */
-  #search(): { names: string[]; models: Float32Array } {
+  #search(held: ModelCount): { names: string[]; models: Float32Array } {
     const state = this.#state();
     if (state.names === undefined || state.models === undefined) {
       const clips = this.#store.clips();
@@ -531,7 +531,7 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
             checkEmbedding(
               clips[i].embedding,
               `${this.location}: clip ${own.length} of ${name}`,
-              state.held!.dim,
+              held.dim,
               "invalid-registry",
             ),
           );
@@ -539,7 +539,13 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
         names.push(name);
         rows.push(this.#scorer.speakerModel(own));
       }
-      const width = rows[0]?.length ?? 0;
+      if (names.length === 0) {
+        throw new WeSpeakerError(
+          "not-found",
+          `speaker registry ${this.location} has no speakers: enroll some first`,
+        );
+      }
+      const width = rows[0].length;
       const models = new Float32Array(rows.length * width);
       rows.forEach((r, k) => models.set(r, k * width));
       state.names = names;

@@ -304,9 +304,10 @@ class SqliteStore implements RegistryStore {
   }
 
   models(): ModelCount[] {
+    // Through the join, as clips() reads them: a clip whose speaker row is gone does not count.
     const sql =
-      "SELECT min(id) AS id, model, revision, length(embedding) / 4 AS dim, count(*) AS n FROM clips " +
-      "GROUP BY model, revision, dim";
+      "SELECT min(c.id) AS id, c.model, c.revision, length(c.embedding) / 4 AS dim, count(*) AS n " +
+      "FROM clips c JOIN speakers s ON s.id = c.speaker GROUP BY c.model, c.revision, dim";
     return this.#query(sql, "all").map((r) => ({
       model: this.#text(r, "model", "clips"),
       revision: this.#text(r, "revision", "clips"),
