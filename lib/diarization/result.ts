@@ -6,6 +6,7 @@
  */
 import { WeSpeakerError } from "../errors.ts";
 import { formatRTTM, type SpeakerSegment } from "../formats/rttm.ts";
+import { diarizationSVG, type TimelineOptions } from "../formats/svg.ts";
 import type { WeSpeakerModel } from "../model.ts";
 
 /** A speaker turn whose speaker is still a cluster index. */
@@ -148,6 +149,15 @@ export class DiarizationResult {
       ? this.segments
       : this.segments.map((s) => ({ ...s, speaker: s.speaker.replace(/\s/g, "_") }));
     return formatRTTM(uri, segments);
+  }
+
+  /**
+   * The turns as a self-contained SVG timeline: one lane per speaker (names when identified) with its
+   * share of speech, a lane where speakers overlap, a time axis; from 30 minutes on, each lane shows bars of
+   * its share of speech in columns a few pixels wide.
+   */
+  toSVG(options: TimelineOptions & { title?: string } = {}): string {
+    return diarizationSVG(this, options);
   }
 
   /** A plain object for `JSON.stringify`. */
