@@ -228,6 +228,16 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
     return held && { model: held.model, revision: held.revision };
   }
 
+  /**
+   * Checks, before any work, that the registry's model (or `model`) made the embeddings it holds.
+   *
+   * @throws {WeSpeakerError} `model-mismatch`, or `invalid-argument` when no model is known
+   */
+  async checkModel(model?: WeSpeakerModel | ModelIdentity): Promise<void> {
+    this.#live();
+    this.#checkHeld(await this.#identity(model ?? this.#model, "checkModel"), "checkModel");
+  }
+
   /** Every enrolled speaker (name, creation time, number of clips), by name. */
   speakers(): SpeakerRecord[] {
     this.#live();

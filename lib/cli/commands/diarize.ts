@@ -3,8 +3,15 @@ import { SEGMENTATION_REPO } from "../../hub/pretrained.ts";
 import { diarizationProgressBar, progressBar } from "../../progress.ts";
 import { SegmentationModel } from "../../segmentation.ts";
 import { type Command, countOption, flag, secondsOption, stringOption, UsageError } from "../command.ts";
+import {
+  DIARIZE_IDENTITY_HELP,
+  DIARIZE_IDENTITY_OPTIONS,
+  planDiarizeOutput,
+  withNamingRegistry,
+  writeDiarizeOutput,
+} from "../diarize_identity.ts";
 import { MODEL_HELP, MODEL_OPTIONS, withModel } from "../model_options.ts";
-import { OUTPUT_OPTION, writeOutput } from "../output.ts";
+import { OUTPUT_OPTION } from "../output.ts";
 
 /** `wespeaker diarize FILE`: who spoke when, pyannote speaker-diarization-3.1. */
 export const diarize: Command = {
@@ -27,6 +34,7 @@ ${MODEL_HELP}
       --step S                distance between 10 s chunk starts in seconds (default 1)
       --rttm                  RTTM output (the default)
       --json                  JSON output
+${DIARIZE_IDENTITY_HELP}
   -o, --output FILE           write there (atomically) instead of stdout`,
   options: {
     ...MODEL_OPTIONS,
@@ -40,11 +48,13 @@ ${MODEL_HELP}
     exclusive: { type: "boolean" },
     rttm: { type: "boolean" },
     json: { type: "boolean" },
+    ...DIARIZE_IDENTITY_OPTIONS,
   },
   positionals: { min: 1, max: 1, name: "FILE" },
   async run(args) {
     if (flag(args, "rttm") && flag(args, "json")) throw new UsageError("give --rttm or --json, not both");
     const [file] = args.positionals;
+    const plan = planDiarizeOutput(args);
     const options: DiarizeOptions = {
       numSpeakers: countOption(args, "num-speakers"),
       minSpeakers: countOption(args, "min-speakers"),
@@ -58,15 +68,16 @@ ${MODEL_HELP}
       repo: stringOption(args, "segmentation"),
       onProgress: progressBar(),
     });
-    const result = await withModel(args, async (embedding) => {
-      return await new DiarizationPipeline(segmentation, embedding).diarizeFile(file, options);
-    });
-    const output = stringOption(args, "output");
-    if (flag(args, "json")) {
-      writeOutput(output, JSON.stringify({ file, ...result.toJSON() }) + "\n");
-      return;
-    }
-    const uri = (file.split(/[\\/]/).pop() ?? file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
-    writeOutput(output, result.toRTTM(uri));
+    const result = await withModel(
+      args,
+      (embedding) =>
+        withNamingRegistry(
+          args,
+          embedding,
+          (registry) =>
+            new DiarizationPipeline(segmentation, embedding).diarizeFile(file, { ...options, registry }),
+        ),
+    );
+    writeDiarizeOutput(args, plan, file, result);
   },
 };
