@@ -14,7 +14,7 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory (the roofline is always measured).
+ *   diarization, diarization-memory, identity (the roofline is always measured).
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
@@ -50,6 +50,13 @@ import {
   runDiarizationJob,
 } from "./bench/diarization.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
+import {
+  collectIdentity,
+  IDENTITY_GROUP,
+  identityReport,
+  isIdentityJob,
+  runIdentityJob,
+} from "./bench/identity.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
 import {
   measure,
@@ -68,7 +75,7 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS, IDENTITY_GROUP] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -121,7 +128,8 @@ type Job =
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
-  | DiarizationJob;
+  | DiarizationJob
+  | import("./bench/identity.ts").IdentityJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
@@ -350,6 +358,7 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      if (isIdentityJob(job)) return await runIdentityJob(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
 }
@@ -508,6 +517,7 @@ interface Results {
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
   diarization: DiarizationResults;
+  identity?: ReturnType<typeof collectIdentity>;
   failures: string[];
   elapsedSeconds: number;
 }
@@ -591,6 +601,10 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     tmp: models.tmp,
   });
 
+  const identity = groups.includes(IDENTITY_GROUP)
+    ? collectIdentity({ full: settings.full, threads, policy: settings.policy, tmp: models.tmp })
+    : undefined;
+
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
@@ -615,6 +629,7 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     cold,
     memory,
     diarization,
+    identity,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -871,6 +886,7 @@ function report(results: Results, rows: EmbedRow[]): string {
       "Diarization",
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
+    ["Speaker search", results.identity && identityReport(results.identity)],
   ];
   return [
     header(results),

@@ -11,7 +11,11 @@ import { parseRTTM } from "../lib/formats/rttm.ts";
 import { modelIdentity } from "../lib/identity/model_id.ts";
 import { SpeakerRegistry, topScores } from "../lib/identity/registry.ts";
 import { cosineScorer, DEFAULT_COSINE_THRESHOLD } from "../lib/identity/scoring.ts";
-import { REGISTRY_APPLICATION_ID, sqliteUnavailableMessage } from "../lib/identity/sqlite.ts";
+import {
+  openSqliteStore,
+  REGISTRY_APPLICATION_ID,
+  sqliteUnavailableMessage,
+} from "../lib/identity/sqlite.ts";
 import { WeSpeakerModel } from "../lib/model.ts";
 import { generateWeights } from "../scripts/generate_weights.ts";
 import { encodeWav, randomInts } from "./helpers/wav_writer.ts";
@@ -346,11 +350,19 @@ describe("speaker registry", () => {
       /nan\.db: clip 1 of Alice\[2\]: NaN is not a finite/,
     );
     withNaN.close();
-    // Another model's revision written into one row by hand: mixed models are reported, never compared.
-    const mixed = Buffer.from(good);
-    mixed.write("c".repeat(64), mixed.indexOf("a".repeat(64)), "latin1");
-    const m = await open(mixed, "mixed.db");
-    await rejectsWith(m.identify(axis(0)), "invalid-registry", /mixes embeddings of 2 models/);
+    // Another model's clip written into the file behind the registry's back (the store has no checks):
+    // mixed models are reported, never compared.
+    const mixedPath = writeScratch("mixed.db", good);
+    const store = await openSqliteStore(mixedPath);
+    store.write([{
+      name: "Bob",
+      created: "2025-01-01T00:00:00.000Z",
+      replace: false,
+      clips: [{ ...OTHER, source: null, added: "2025-01-01T00:00:00.000Z", embedding: axis(5) }],
+    }]);
+    store.close();
+    const m = await SpeakerRegistry.open(mixedPath, { model: MODEL });
+    await rejectsWith(m.identify(axis(0)), "invalid-registry", /mixed\.db mixes embeddings of 2 models/);
     m.close();
     // Cut in half: SQLite finds the damage.
     const cut = await open(good.slice(0, Math.floor(good.length / 2)), "cut.db").catch((e) => e);

@@ -27,7 +27,7 @@ import {
   type SpeakerRecord,
   type SpeakerWrite,
 } from "./store.ts";
-import { checkEmbedding, checkName, hasControlCharacter, now } from "./validate.ts";
+import { checkEmbedding, checkFloat32, checkName, hasControlCharacter, now } from "./validate.ts";
 
 /** Audio to embed: a WAV file's path, or mono samples with their rate (and a label kept as the clip's source). */
 export type AudioInput = string | { samples: Float32Array; sampleRate: number; source?: string };
@@ -526,41 +526,50 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
     return this.#index;
   }
 
-  /** The speaker models for a search, built once per change of the store. */
+  /**
+   * The speaker models for a search, built once per change of the store: clips are read one at a time
+   * into one matrix, so that memory holds the models and little else.
+   */
   #search(held: ModelCount): { names: string[]; models: Float32Array } {
     const state = this.#state();
-    if (state.names === undefined || state.models === undefined) {
-      const clips = this.#store.clips();
-      const names: string[] = [];
-      const rows: Float32Array[] = [];
-      for (let i = 0; i < clips.length;) {
-        const name = clips[i].speaker;
-        const own: Float32Array[] = [];
-        for (; i < clips.length && clips[i].speaker === name; i++) {
-          own.push(
-            checkEmbedding(
-              clips[i].embedding,
-              `${this.location}: clip ${own.length} of ${name}`,
-              held.dim,
-              "invalid-registry",
-            ),
-          );
-        }
-        names.push(name);
-        rows.push(this.#scorer.speakerModel(own));
-      }
-      if (names.length === 0) {
-        throw new WeSpeakerError(
-          "not-found",
-          `speaker registry ${this.location} has no speakers: enroll some first`,
-        );
-      }
-      const width = rows[0].length;
-      const models = new Float32Array(rows.length * width);
-      rows.forEach((r, k) => models.set(r, k * width));
-      state.names = names;
-      state.models = models;
+    if (state.names !== undefined && state.models !== undefined) {
+      return { names: state.names, models: state.models };
     }
+    const names: string[] = [];
+    let models = new Float32Array(0);
+    let width = 0, current: string | null = null, own: Float32Array[] = [];
+    const finish = () => {
+      if (current === null) return;
+      const model = this.#scorer.speakerModel(own);
+      // Each speaker has a clip or more: as many rows as clips is enough.
+      if (names.length === 0) models = new Float32Array(held.clips * (width = model.length));
+      models.set(model, names.length * width);
+      names.push(current);
+    };
+    this.#store.forEachEmbedding((speaker, embedding) => {
+      if (speaker !== current) {
+        finish();
+        current = speaker;
+        own = [];
+      }
+      own.push(
+        checkFloat32(
+          embedding,
+          `${this.location}: clip ${own.length} of ${speaker}`,
+          held.dim,
+          "invalid-registry",
+        ),
+      );
+    });
+    finish();
+    if (names.length === 0) {
+      throw new WeSpeakerError(
+        "not-found",
+        `speaker registry ${this.location} has no speakers: enroll some first`,
+      );
+    }
+    state.names = names;
+    state.models = models.length === names.length * width ? models : models.slice(0, names.length * width);
     return { names: state.names, models: state.models };
   }
 

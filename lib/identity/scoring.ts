@@ -80,6 +80,7 @@ export function cosineScorer(threshold: number = DEFAULT_COSINE_THRESHOLD): Spea
       if (clips.length === 0) {
         throw new WeSpeakerError("invalid-argument", "a speaker needs at least one clip");
       }
+      if (clips.length === 1) return l2normalize(clips[0], "clip 0");
       const dim = clips[0].length;
       const sum = new Float64Array(dim);
       clips.forEach((clip, k) => {
@@ -92,7 +93,7 @@ export function cosineScorer(threshold: number = DEFAULT_COSINE_THRESHOLD): Spea
         const unit = l2normalize(clip, `clip ${k}`);
         for (let i = 0; i < dim; i++) sum[i] += unit[i];
       });
-      return l2normalize(Float32Array.from(sum), "the mean of the clips");
+      return l2normalize(new Float32Array(sum), "the mean of the clips");
     },
     query: (embedding) => l2normalize(embedding, "query embedding"),
     scoreAll(query, models, count) {

@@ -33,6 +33,7 @@ interface Statement {
   run(...params: Param[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   get(...params: Param[]): Row | undefined | null;
   all(...params: Param[]): Row[];
+  iterate(...params: Param[]): Iterable<Row>;
 }
 
 interface Database {
@@ -132,6 +133,7 @@ CREATE TABLE clips (
   embedding BLOB NOT NULL
 );
 CREATE INDEX clips_by_speaker ON clips(speaker, id);
+CREATE INDEX clips_by_model ON clips(revision, model);
 PRAGMA application_id = ${REGISTRY_APPLICATION_ID};
 PRAGMA user_version = ${REGISTRY_SCHEMA};
 `;
@@ -279,41 +281,82 @@ class SqliteStore implements RegistryStore {
   clips(name?: string): StoredClip[] {
     const select = "SELECT c.id, s.name, c.model, c.revision, c.source, c.added, c.embedding " +
       "FROM clips c JOIN speakers s ON s.id = c.speaker";
-    const rows = name === undefined
-      ? this.#query(`${select} ORDER BY s.name, c.id`, "all")
-      : this.#query(`${select} WHERE s.name = ? ORDER BY c.id`, "all", name);
-    return rows.map((r) => {
-      const blob = r.embedding;
-      if (!(blob instanceof Uint8Array) || blob.length === 0 || blob.length % 4 !== 0) {
-        const size = blob instanceof Uint8Array ? `${blob.length} bytes` : typeof blob;
-        throw corrupt(this.location, `clips row ${r.id}: embedding is ${size}, not float32 values`);
+    const out: StoredClip[] = [];
+    if (name === undefined) this.#each(`${select} ORDER BY s.name, c.id`, [], (r) => out.push(this.#clip(r)));
+    else this.#each(`${select} WHERE s.name = ? ORDER BY c.id`, [name], (r) => out.push(this.#clip(r)));
+    return out;
+  }
+
+  forEachEmbedding(fn: (speaker: string, embedding: Float32Array) => void): void {
+    // Only the two columns a search needs: each one more costs a little per row, 100,000 times.
+    const sql = "SELECT c.id, s.name, c.embedding FROM clips c JOIN speakers s ON s.id = c.speaker " +
+      "ORDER BY s.name, c.id";
+    this.#each(sql, [], (r) => fn(this.#text(r, "name", "clips"), this.#embedding(r)));
+  }
+
+  /** Runs `sql` and calls `fn` with each row as it is read. */
+  #each(sql: string, params: Param[], fn: (row: Row) => void): void {
+    let rows: Iterable<Row>;
+    try {
+      rows = this.#statement(sql).iterate(...params);
+    } catch (err) {
+      throw this.#failure("read", err);
+    }
+    // Errors can come from any step of the iteration.
+    const iterator = rows[Symbol.iterator]();
+    for (;;) {
+      let step: IteratorResult<Row>;
+      try {
+        step = iterator.next();
+      } catch (err) {
+        throw this.#failure("read", err);
       }
-      const source = r.source;
-      if (source !== null && typeof source !== "string") {
-        throw corrupt(this.location, `clips row ${r.id}: source is ${typeof source}, not text`);
-      }
-      return {
-        speaker: this.#text(r, "name", "clips"),
-        model: this.#text(r, "model", "clips"),
-        revision: this.#text(r, "revision", "clips"),
-        source,
-        added: this.#text(r, "added", "clips"),
-        embedding: bytesEmbedding(blob),
-      };
-    });
+      if (step.done) break;
+      fn(step.value);
+    }
+  }
+
+  #embedding(r: Row): Float32Array {
+    const blob = r.embedding;
+    if (!(blob instanceof Uint8Array) || blob.length === 0 || blob.length % 4 !== 0) {
+      const size = blob instanceof Uint8Array ? `${blob.length} bytes` : typeof blob;
+      throw corrupt(this.location, `clips row ${r.id}: embedding is ${size}, not float32 values`);
+    }
+    return bytesEmbedding(blob);
+  }
+
+  #clip(r: Row): StoredClip {
+    const source = r.source;
+    if (source !== null && typeof source !== "string") {
+      throw corrupt(this.location, `clips row ${r.id}: source is ${typeof source}, not text`);
+    }
+    return {
+      speaker: this.#text(r, "name", "clips"),
+      model: this.#text(r, "model", "clips"),
+      revision: this.#text(r, "revision", "clips"),
+      source,
+      added: this.#text(r, "added", "clips"),
+      embedding: this.#embedding(r),
+    };
   }
 
   models(): ModelCount[] {
-    // Through the join, as clips() reads them: a clip whose speaker row is gone does not count.
-    const sql =
-      "SELECT min(c.id) AS id, c.model, c.revision, length(c.embedding) / 4 AS dim, count(*) AS n " +
-      "FROM clips c JOIN speakers s ON s.id = c.speaker GROUP BY c.model, c.revision, dim";
-    return this.#query(sql, "all").map((r) => ({
-      model: this.#text(r, "model", "clips"),
-      revision: this.#text(r, "revision", "clips"),
-      dim: Number(r.dim),
-      clips: Number(r.n),
-    }));
+    // From the index on (revision, model): no embedding is read. The length of one embedding per model
+    // stands for all; a search checks every one as it loads it.
+    const groups = this.#query(
+      "SELECT model, revision, count(*) AS n FROM clips GROUP BY revision, model",
+      "all",
+    );
+    return groups.map((r) => {
+      const model = this.#text(r, "model", "clips"), revision = this.#text(r, "revision", "clips");
+      const one = this.#query(
+        "SELECT length(embedding) / 4 AS dim FROM clips WHERE revision = ? AND model = ? LIMIT 1",
+        "get",
+        revision,
+        model,
+      );
+      return { model, revision, dim: Number(one[0]?.dim), clips: Number(r.n) };
+    });
   }
 
   write(writes: readonly SpeakerWrite[]): void {

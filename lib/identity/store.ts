@@ -72,6 +72,11 @@ export interface RegistryStore {
   has(name: string): boolean;
   /** The clips of one speaker, or of all speakers. */
   clips(name?: string): StoredClip[];
+  /**
+   * Calls `fn` with each clip's speaker and embedding, by speaker name then clip age, without holding them
+   * all: what a search loads from a registry of 100,000 speakers.
+   */
+  forEachEmbedding(fn: (speaker: string, embedding: Float32Array) => void): void;
   /** The distinct (model, revision, embedding length) of the stored clips. */
   models(): ModelCount[];
   /** Applies the writes all at once or not at all. */
@@ -125,6 +130,12 @@ export class MemoryStore implements RegistryStore {
     return names.flatMap((speaker) =>
       this.#speakers.get(speaker)!.clips.map((c) => ({ ...c, embedding: c.embedding.slice(), speaker }))
     );
+  }
+
+  forEachEmbedding(fn: (speaker: string, embedding: Float32Array) => void): void {
+    for (const speaker of this.#names()) {
+      for (const c of this.#speakers.get(speaker)!.clips) fn(speaker, c.embedding);
+    }
   }
 
   models(): ModelCount[] {

@@ -61,6 +61,8 @@ export function checkEmbedding(
       `${where}: embedding has ${values.length} values, not ${dim} as the others: made by another model`,
     );
   }
+  // Float32Array input (the model's output, the database's rows): one typed pass, then a native copy.
+  if (values instanceof Float32Array) return checkFloat32(values, where, dim, code).slice();
   const out = new Float32Array(values.length);
   let nonZero = false;
   for (let i = 0; i < values.length; i++) {
@@ -78,6 +80,33 @@ export function checkEmbedding(
   }
   if (!nonZero) throw new WeSpeakerError(code, `${where}: embedding is all zeros`);
   return out;
+}
+
+/** {@link checkEmbedding} for a Float32Array, which is returned itself, not copied. */
+export function checkFloat32(
+  values: Float32Array,
+  where: string,
+  dim: number | undefined,
+  code: WeSpeakerErrorCode = "invalid-argument",
+): Float32Array {
+  if (values.length === 0) {
+    throw new WeSpeakerError(code, `${where}: an embedding needs values, this one has none`);
+  }
+  if (dim !== undefined && values.length !== dim) {
+    throw new WeSpeakerError(
+      "model-mismatch",
+      `${where}: embedding has ${values.length} values, not ${dim} as the others: made by another model`,
+    );
+  }
+  let nonZero = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    // v - v is NaN for NaN and ±Infinity, 0 for every finite value.
+    if (v - v !== 0) throw new WeSpeakerError(code, `${where}[${i}]: ${v} is not a finite float32 value`);
+    nonZero ||= v !== 0;
+  }
+  if (!nonZero) throw new WeSpeakerError(code, `${where}: embedding is all zeros`);
+  return values;
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
