@@ -50,9 +50,8 @@ interface BunSqlite {
 }
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-// Non-literal specifiers: neither Deno's type checker nor a Node bundler tries to resolve them early.
+// A non-literal specifier keeps Deno's type checker from trying to resolve Bun's built-in module.
 const BUN_SQLITE = "bun:sqlite";
-const NODE_SQLITE = "node:sqlite";
 
 function runtimeName(): string {
   const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
@@ -76,7 +75,7 @@ async function openDatabase(path: string, readOnly: boolean): Promise<Database> 
   } else {
     let mod: NodeSqlite;
     try {
-      mod = (await import(NODE_SQLITE)) as NodeSqlite;
+      mod = (await import("node:sqlite")) as unknown as NodeSqlite;
     } catch (err) {
       throw new WeSpeakerError("library-not-found", sqliteUnavailableMessage(runtimeName()), { cause: err });
     }
