@@ -87,7 +87,7 @@ function formatReport(r: TrialsReport, trials: number): string {
   ];
   if (r.at) {
     lines.push(
-      `threshold    ${thresholdText(r.at.threshold)}: miss ${percent(r.at.pMiss)}, false alarm ${
+      `at threshold ${thresholdText(r.at.threshold)}: miss ${percent(r.at.pMiss)}, false alarm ${
         percent(r.at.pFa)
       }`,
     );
