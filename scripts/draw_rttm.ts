@@ -2,8 +2,8 @@
  * Draws the turns of an RTTM file holding one file URI as an SVG timeline (what `DiarizationResult.toSVG`
  * draws); `--rename a=Alice,b=Bob` names the speakers. The README's picture is made this way:
  *
- *     deno run -R -W scripts/draw_rttm.ts ../shared/data/speech/sample.rttm docs/sample-timeline.svg --width 900 \
- *         --rename speaker90=Diane,speaker91=Sheila
+ *     deno run -R -W scripts/draw_rttm.ts ../shared/data/speech/sample.rttm sample.svg --width 900 \
+ *         --rename speaker90=Diane,speaker91=Sheila && rsvg-convert sample.svg -o docs/sample-timeline.png
  *
  * @module
  */
