@@ -52,34 +52,20 @@ export function checkEmbedding(
   dim: number | undefined,
   code: WeSpeakerErrorCode = "invalid-argument",
 ): Float32Array {
-  if (values.length === 0) {
-    throw new WeSpeakerError(code, `${where}: an embedding needs values, this one has none`);
-  }
-  if (dim !== undefined && values.length !== dim) {
-    throw new WeSpeakerError(
-      "model-mismatch",
-      `${where}: embedding has ${values.length} values, not ${dim} as the others: made by another model`,
-    );
-  }
-  // Float32Array input (the model's output, the database's rows): one typed pass, then a native copy.
+  // The model's output and the database's rows are Float32Arrays already: one typed pass, a native copy.
   if (values instanceof Float32Array) return checkFloat32(values, where, dim, code).slice();
   const out = new Float32Array(values.length);
-  let nonZero = false;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    out[i] = typeof v === "number" ? v : NaN;
-    if (!Number.isFinite(out[i])) {
+    if (typeof v !== "number") {
       throw new WeSpeakerError(
         code,
-        `${where}[${i}]: ${
-          typeof v === "number" ? v : JSON.stringify(v) ?? String(v)
-        } is not a finite float32 value`,
+        `${where}[${i}]: ${JSON.stringify(v) ?? String(v)} is not a finite float32 value`,
       );
     }
-    nonZero ||= out[i] !== 0;
+    out[i] = v;
   }
-  if (!nonZero) throw new WeSpeakerError(code, `${where}: embedding is all zeros`);
-  return out;
+  return checkFloat32(out, where, dim, code);
 }
 
 /** {@link checkEmbedding} for a Float32Array, which is returned itself, not copied. */
