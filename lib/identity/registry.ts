@@ -273,7 +273,7 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
       clips.push({ ...identity, source: sourceOf(inputs[k]), added, embedding });
     }
     this.#write([{ name: canonical, created: added, clips, replace: options.replace ?? false }]);
-    return this.#store.speakers().find((s) => s.name === canonical)!;
+    return this.#store.speaker(canonical)!;
   }
 
   /**

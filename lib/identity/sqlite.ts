@@ -273,6 +273,19 @@ class SqliteStore implements RegistryStore {
     }));
   }
 
+  speaker(name: string): SpeakerRecord | null {
+    const sql =
+      "SELECT s.id, s.name, s.created, (SELECT count(*) FROM clips c WHERE c.speaker = s.id) AS clips " +
+      "FROM speakers s WHERE s.name = ?";
+    const row = this.#query(sql, "get", name)[0];
+    if (row === undefined) return null;
+    return {
+      name: this.#text(row, "name", "speakers"),
+      created: this.#text(row, "created", "speakers"),
+      clips: Number(row.clips),
+    };
+  }
+
   has(name: string): boolean {
     return this.#query("SELECT 1 AS one FROM speakers WHERE name = ?", "get", name).length > 0;
   }

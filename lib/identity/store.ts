@@ -70,6 +70,8 @@ export interface RegistryStore {
   speakers(): SpeakerRecord[];
   /** Whether a speaker of that name exists. */
   has(name: string): boolean;
+  /** One speaker, or null. */
+  speaker(name: string): SpeakerRecord | null;
   /** The clips of one speaker, or of all speakers. */
   clips(name?: string): StoredClip[];
   /**
@@ -123,6 +125,11 @@ export class MemoryStore implements RegistryStore {
 
   has(name: string): boolean {
     return this.#speakers.has(name);
+  }
+
+  speaker(name: string): SpeakerRecord | null {
+    const s = this.#speakers.get(name);
+    return s ? { name, created: s.created, clips: s.clips.length } : null;
   }
 
   clips(name?: string): StoredClip[] {
