@@ -98,9 +98,9 @@ export {
   type RegistryOptions,
   type SpeakerInput,
   SpeakerRegistry,
-  topScores,
   type Verification,
 } from "./lib/identity/registry.ts";
+export { assignNames, topScores } from "./lib/identity/naming.ts";
 export type { SpeakerIdentity, SpeakerNamer } from "./lib/diarization/result.ts";
 export type { SpeakerRecord } from "./lib/identity/store.ts";
 export { describeModel, type ModelIdentity, modelIdentity } from "./lib/identity/model_id.ts";

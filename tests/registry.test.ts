@@ -9,7 +9,8 @@ import { DiarizationResult } from "../lib/diarization/result.ts";
 import { WeSpeakerError, type WeSpeakerErrorCode } from "../lib/errors.ts";
 import { parseRTTM } from "../lib/formats/rttm.ts";
 import { modelIdentity } from "../lib/identity/model_id.ts";
-import { SpeakerRegistry, topScores } from "../lib/identity/registry.ts";
+import { assignNames, topScores } from "../lib/identity/naming.ts";
+import { SpeakerRegistry } from "../lib/identity/registry.ts";
 import { cosineScorer, DEFAULT_COSINE_THRESHOLD } from "../lib/identity/scoring.ts";
 import {
   openSqliteStore,
@@ -411,6 +412,16 @@ describe("speaker registry", () => {
       "model-mismatch",
       /holds embeddings of test-weights\.safetensors/,
     );
+  });
+
+  test("assignNames: one name per row, the best total margin, nothing below the threshold", () => {
+    // Greedy would give column 0 to row 1 (0.95) and leave row 0 with 0.55; the best total is 0.9 + 0.85.
+    const rows = [[0.9, 0.55, 0.1], [0.95, 0.85, 0.2], null, [0.3, 0.2, 0.4]];
+    const { chosen, scores } = assignNames(rows, 0.5);
+    assert.deepEqual(chosen, [0, 1, null, null]);
+    assert.deepEqual(scores, [0.9, 0.85, null, 0.4]);
+    assert.deepEqual(assignNames([[0.5, 0.5]], 0.5).chosen, [0], "a score at the threshold names");
+    assert.deepEqual(assignNames([[]], 0.5), { chosen: [null], scores: [null] });
   });
 
   test("topScores keeps the k best, ties in index order", () => {

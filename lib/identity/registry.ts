@@ -7,9 +7,9 @@
  */
 import type { DiarizationResult, SpeakerNamer } from "../diarization/result.ts";
 import { WeSpeakerError } from "../errors.ts";
-import { linearSumAssignment } from "../math/hungarian.ts";
 import type { WeSpeakerModel } from "../model.ts";
 import { checkIdentity, describeModel, type ModelIdentity, modelIdentity } from "./model_id.ts";
+import { assignNames, topScores } from "./naming.ts";
 import {
   type ImportedSpeaker,
   parseRegistryExport,
@@ -464,31 +464,8 @@ export class SpeakerRegistry implements Disposable, SpeakerNamer {
         names.length,
       )
     );
-    // Enough columns for an optimal assignment: each row's best `rows.length` (any other column could be
-    // swapped for one of those that is free, without loss).
-    const columns = [...new Set(rows.flatMap((r) => r === null ? [] : topScores(r, rows.length)))].sort((
-      x,
-      y,
-    ) => x - y);
-    const scored = rows.flatMap((r, k) => r === null ? [] : [k]);
-    const chosen = new Array<string | null>(found.length).fill(null);
-    const scores = rows.map((r) => r === null ? null : Math.max(...topScores(r, 1).map((k) => r[k])));
-    if (scored.length > 0 && columns.length > 0) {
-      // A pair below the threshold weighs 0; one at or above weighs its margin (plus a hair, so that a
-      // pair exactly at the threshold still counts as a name).
-      const gain = scored.map((k) =>
-        columns.map((c) => rows[k]![c] >= threshold ? rows[k]![c] - threshold + 1e-9 : 0)
-      );
-      const { rows: picked, cols } = linearSumAssignment(gain, { maximize: true });
-      picked.forEach((i, n) => {
-        const k = scored[i], c = columns[cols[n]];
-        if (rows[k]![c] >= threshold) {
-          chosen[k] = names[c];
-          scores[k] = rows[k]![c];
-        }
-      });
-    }
-    return result.withNames(chosen, scores);
+    const { chosen, scores } = assignNames(rows, threshold);
+    return result.withNames(chosen.map((c) => c === null ? null : names[c]), scores);
   }
 
   /** Closes the database. Idempotent; any later call throws `closed`. */
@@ -667,24 +644,4 @@ function checkThreshold(threshold: number): number {
     throw new WeSpeakerError("invalid-argument", `threshold must be a finite number, got ${threshold}`);
   }
   return threshold;
-}
-
-/** Indices of the `k` highest scores, highest first; equal scores in index order. */
-export function topScores(scores: ArrayLike<number>, k: number): number[] {
-  const n = scores.length;
-  k = Math.min(k, n);
-  if (k <= 0) return [];
-  // A sorted list of the best k so far: O(n) for small k, as a search over a large registry needs.
-  const best: number[] = [];
-  const before = (i: number, j: number) => scores[i] > scores[j] || (scores[i] === scores[j] && i < j);
-  for (let i = 0; i < n; i++) {
-    if (best.length === k && !before(i, best[k - 1])) continue;
-    let at = best.length === k ? k - 1 : best.length;
-    while (at > 0 && before(i, best[at - 1])) {
-      best[at] = best[at - 1];
-      at--;
-    }
-    best[at] = i;
-  }
-  return best;
 }
