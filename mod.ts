@@ -96,3 +96,85 @@ export {
 export { hubFile, type HubOptions, type HubProgress } from "./lib/hub/hub.ts";
 export { LIBRARY_ENV, libraryCandidates, loadNativeLibrary, nativeVersion } from "./lib/native/library.ts";
 export { EMBEDDING_DIM, MIN_FRAMES, NUM_MEL_BINS } from "./lib/native/symbols.ts";
+// Who is speaking, by name: the speaker registry, scoring, calibration on trial lists; transcripts with
+// speakers; SVG timelines.
+export {
+  type Candidate,
+  type ClipInput,
+  type EnrolledSpeaker,
+  type EnrollOptions,
+  type Identification,
+  type IdentifyOptions,
+  type ImportConflict,
+  type ImportOptions,
+  type NameSpeakersOptions,
+  type OpenRegistryOptions,
+  type RegistryOptions,
+  type SpeakerInput,
+  SpeakerRegistry,
+  type Verification,
+} from "./lib/identity/registry.ts";
+export { assignNames, topScores } from "./lib/identity/naming.ts";
+export type { SpeakerIdentity, SpeakerNamer } from "./lib/diarization/result.ts";
+export type { SpeakerRecord } from "./lib/identity/store.ts";
+export { describeModel, type ModelIdentity, modelIdentity } from "./lib/identity/model_id.ts";
+export {
+  cosineScorer,
+  DEFAULT_COSINE_THRESHOLD,
+  dotAll,
+  l2normalize,
+  type SpeakerScorer,
+} from "./lib/identity/scoring.ts";
+export { type PLDAModel, pldaScorer } from "./lib/identity/plda_scorer.ts";
+export {
+  type ExportedClip,
+  type ExportedSpeaker,
+  type ImportedClip,
+  type ImportedSpeaker,
+  parseRegistryExport,
+  REGISTRY_EXPORT_VERSION,
+  REGISTRY_FORMAT,
+  type RegistryExport,
+} from "./lib/identity/registry_json.ts";
+export {
+  type EvaluateOptions,
+  evaluateScores,
+  evaluateTrials,
+  type EvaluateTrialsOptions,
+  type MinDCF,
+  type OperatingPoint,
+  parseTrials,
+  type Trial,
+  type TrialMetrics,
+  type TrialsReport,
+} from "./lib/identity/trials.ts";
+export {
+  type AssignOptions,
+  assignSpeakers,
+  type Cue,
+  type LabelledSegment,
+  type LabelledTranscript,
+  type LabelledWord,
+  type SpeakerTurns,
+  type Transcript,
+  transcriptCues,
+  type TranscriptFormat,
+  type TranscriptSegment,
+  type TranscriptWord,
+} from "./lib/formats/transcript.ts";
+export { formatTranscript, parseTranscript } from "./lib/formats/transcript_files.ts";
+export { formatSRT, formatWebVTT, parseSRT, parseWebVTT } from "./lib/formats/subtitles.ts";
+export { formatTranscriptJSON, parseWhisperJSON } from "./lib/formats/transcript_json.ts";
+export {
+  type DiarizationPicture,
+  diarizationSVG,
+  PALETTE,
+  type TimelineLane,
+  type TimelineOptions,
+  type TimelinePanel,
+  type TimelineSection,
+  timelineSVG,
+} from "./lib/formats/svg.ts";
+export { derSVG } from "./lib/formats/der_svg.ts";
+export type { DERTimeline } from "./lib/formats/der.ts";
+export type { Interval } from "./lib/formats/intervals.ts";

@@ -14,11 +14,16 @@
  * - `permission-denied`: Deno refused a permission the call needs (the message names the flag).
  * - `closed`: a model was used after `close()`, or a WAV stream read again after it ended.
  * - `native`: the native library reported an internal failure.
- * - `not-found`: the Hugging Face Hub has no such repo, file or revision.
+ * - `not-found`: the Hugging Face Hub has no such repo, file or revision; or a speaker registry has no
+ *   speaker of that name (or no speakers at all).
  * - `unauthorized`: the Hub refused access (gated or private repo: set `HF_TOKEN`).
  * - `network`: the Hub could not be reached (or offline mode is on) and the file is not cached.
  * - `integrity`: a download was truncated or its sha256 does not match the Hub's.
  * - `aborted`: the caller cancelled the operation through its `AbortSignal`.
+ * - `invalid-registry`: a speaker registry database or export file is corrupt, of another program, or
+ *   holds a value that breaks its format (named by table, row, key or JSON path).
+ * - `model-mismatch`: embeddings of different models (or model revisions) would be compared or mixed.
+ * - `invalid-transcript`: a transcript file (Whisper JSON, SRT, WebVTT) is malformed (line and field named).
  */
 export type WeSpeakerErrorCode =
   | "invalid-argument"
@@ -36,7 +41,10 @@ export type WeSpeakerErrorCode =
   | "unauthorized"
   | "network"
   | "integrity"
-  | "aborted";
+  | "aborted"
+  | "invalid-registry"
+  | "model-mismatch"
+  | "invalid-transcript";
 
 /** The one error type this library throws; `code` says which kind of failure it is. */
 export class WeSpeakerError extends Error {

@@ -154,12 +154,38 @@ function ensureOpenBlas() {
     );
     return;
   }
-  const install = ["install", "-y", "-q", "--no-install-recommends", "libopenblas0-pthread"];
+  aptInstall("libopenblas0-pthread");
+}
+
+function aptInstall(pkg) {
+  const install = ["install", "-y", "-q", "--no-install-recommends", pkg];
   try {
     run("apt-get", install, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   } catch {
     run("apt-get", ["update", "-q"]);
     run("apt-get", install, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  }
+}
+
+// The SVG tests render pictures with a real renderer, rsvg-convert (Debian's librsvg2-bin): installed as
+// root on Debian/Ubuntu; elsewhere those tests skip and say why.
+function ensureSvgRenderer() {
+  try {
+    execFileSync("rsvg-convert", ["--version"], { stdio: "ignore" });
+    return;
+  } catch {
+    // absent: install it if we can
+  }
+  if (platform() !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) {
+    log(
+      "rsvg-convert not found: the SVG rendering tests will be skipped (Debian/Ubuntu: apt-get install librsvg2-bin).",
+    );
+    return;
+  }
+  try {
+    aptInstall("librsvg2-bin");
+  } catch (err) {
+    log(`could not install librsvg2-bin (${err.message}): the SVG rendering tests will be skipped.`);
   }
 }
 
@@ -196,6 +222,7 @@ async function main() {
   const buildType = process.env.WESPEAKER_BUILD_TYPE ?? "Release";
   const blas = process.env.WESPEAKER_BLAS ?? "auto";
   const tests = process.argv.includes("--tests") ? "ON" : "OFF";
+  if (tests === "ON" && !sanitize) ensureSvgRenderer();
   const configure = [
     "-S",
     root,

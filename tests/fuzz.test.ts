@@ -6,16 +6,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { decodeWav, WeSpeakerError, WeSpeakerModel } from "../mod.ts";
 import { encodeSafetensors, readSafetensorsHeader } from "../lib/hub/safetensors.ts";
+import { rng } from "./helpers/fuzz.ts";
 import { testWeights, writeScratch } from "./helpers/weights.ts";
-
-// A small deterministic PRNG: the same mutations on every run and runtime.
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s % n;
-  };
-}
 
 function mutate(bytes: Uint8Array, region: number, next: (n: number) => number): Uint8Array {
   const out = bytes.slice(0, next(4) === 0 ? next(bytes.length) : bytes.length);

@@ -8,13 +8,9 @@
  */
 // An npm: specifier, as in lib/hub/hub.ts (why: there).
 // deno-lint-ignore no-import-prefix
-import {
-  ALL_FORMATS,
-  CustomSource,
-  EncodedPacketSink,
-  Input,
-  type InputAudioTrack,
-} from "npm:mediabunny@1.61.0";
+import { ALL_FORMATS, CustomSource, EncodedPacketSink, Input } from "npm:mediabunny@1.61.0";
+// deno-lint-ignore no-import-prefix
+import type { InputAudioTrack } from "npm:mediabunny@1.61.0";
 import { WeSpeakerError } from "../errors.ts";
 import { type ByteSource, sequentialBytes } from "./byte_source.ts";
 import type { AudioInfo, Opened, Selection } from "./audio_stream.ts";

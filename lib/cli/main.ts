@@ -13,11 +13,28 @@ import { convert } from "./commands/convert.ts";
 import { der } from "./commands/der.ts";
 import { diarize } from "./commands/diarize.ts";
 import { embed } from "./commands/embed.ts";
+import { enroll } from "./commands/enroll.ts";
+import { evalTrials } from "./commands/eval_trials.ts";
+import { identify } from "./commands/identify.ts";
+import { speakers } from "./commands/speakers.ts";
+import { verify } from "./commands/verify.ts";
 import { similarity } from "./commands/similarity.ts";
 import { version } from "./commands/version.ts";
 
 /** Every command, in the order `wespeaker --help` lists them. */
-export const COMMANDS: readonly Command[] = [embed, similarity, diarize, der, convert, version];
+export const COMMANDS: readonly Command[] = [
+  embed,
+  similarity,
+  diarize,
+  der,
+  enroll,
+  identify,
+  verify,
+  speakers,
+  evalTrials,
+  convert,
+  version,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -18,7 +18,7 @@ import type { TieOrder } from "./argsort.ts";
 import { DIARIZATION_31_CLUSTERING } from "./clustering.ts";
 import { type DiarizationProgress, processChunks } from "./local.ts";
 import { diarizeLocalResults } from "./global.ts";
-import type { DiarizationResult } from "./result.ts";
+import type { DiarizationResult, SpeakerNamer } from "./result.ts";
 
 export type { DiarizationProgress };
 
@@ -55,6 +55,12 @@ export interface DiarizeOptions extends FileOptions {
   shareTrunk?: boolean;
   /** Called as the stages advance. */
   onProgress?: (progress: DiarizationProgress) => void;
+  /**
+   * Names the speakers found (a `SpeakerRegistry` holding this pipeline's embedding model): a speaker
+   * whose embedding reaches the registry's threshold gets an enrolled name, never two the same; the others
+   * keep `SPEAKER_xx`. See `SpeakerRegistry.nameSpeakers`.
+   */
+  registry?: SpeakerNamer;
   /** Stops the work; the promise then rejects with `WeSpeakerError` code `aborted`. */
   signal?: AbortSignal;
 }
@@ -221,7 +227,7 @@ export class DiarizationPipeline implements Disposable {
       signal: options.signal,
       label,
     });
-    return diarizeLocalResults(local, {
+    const result = diarizeLocalResults(local, {
       chunkDuration: window / MODEL_SAMPLE_RATE,
       chunkStep: step / MODEL_SAMPLE_RATE,
       minSpeakers,
@@ -235,6 +241,7 @@ export class DiarizationPipeline implements Disposable {
       label,
       onProgress: options.onProgress,
     });
+    return options.registry ? await options.registry.nameSpeakers(result, { model: this.embedding }) : result;
   }
 
   /** Closes both models. Idempotent. */

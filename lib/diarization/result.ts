@@ -4,7 +4,10 @@
  *
  * @module
  */
+import { WeSpeakerError } from "../errors.ts";
 import { formatRTTM, type SpeakerSegment } from "../formats/rttm.ts";
+import { diarizationSVG, type TimelineOptions } from "../formats/svg.ts";
+import type { WeSpeakerModel } from "../model.ts";
 
 /** A speaker turn whose speaker is still a cluster index. */
 export interface IndexedSegment {
@@ -14,6 +17,29 @@ export interface IndexedSegment {
   start: number;
   /** End in seconds. */
   end: number;
+}
+
+/** How a found speaker was matched against enrolled speakers (see `SpeakerRegistry.nameSpeakers`). */
+export interface SpeakerIdentity {
+  /** The label diarization gave it: `SPEAKER_00`, … in order of first appearance. */
+  label: string;
+  /** The enrolled name it was given, or null when none passed the threshold (it keeps its label). */
+  name: string | null;
+  /**
+   * The score of `name`; for a speaker left unnamed, the best score any enrolled speaker reached (how
+   * close it came); null for a speaker without an embedding.
+   */
+  score: number | null;
+}
+
+/** Something that names the speakers of a diarization, such as a `SpeakerRegistry`. */
+export interface SpeakerNamer {
+  /**
+   * Returns `result` with enrolled names for the speakers it recognises.
+   *
+   * @param options.model the embedding model that made the result's speaker embeddings
+   */
+  nameSpeakers(result: DiarizationResult, options: { model: WeSpeakerModel }): Promise<DiarizationResult>;
 }
 
 /** JSON form of a {@link DiarizationResult}. */
@@ -26,6 +52,8 @@ export interface DiarizationJSON {
   segments: SpeakerSegment[];
   /** One embedding per speaker (same order as `speakers`); null for a speaker without a centroid. */
   speakerEmbeddings: (number[] | null)[];
+  /** Present when the speakers were matched against a registry: one entry per speaker, same order. */
+  identities?: SpeakerIdentity[];
 }
 
 /** Who spoke when, as returned by `DiarizationPipeline.diarize`. */
@@ -45,6 +73,11 @@ export class DiarizationResult {
   readonly speakerEmbeddings: (Float32Array | null)[];
   /** Length of the audio in seconds. */
   readonly duration: number;
+  /**
+   * How each speaker (same order as {@link speakers}) was matched against enrolled speakers, or null when
+   * the result was not matched against a registry.
+   */
+  readonly identities: SpeakerIdentity[] | null = null;
 
   /**
    * Names the speakers (in order of first appearance) and picks their embeddings.
@@ -70,12 +103,61 @@ export class DiarizationResult {
   }
 
   /**
-   * The turns as RTTM lines, as pyannote writes them.
+   * A copy with speaker `k` renamed `names[k]` (kept as it is where null); turns, order and embeddings
+   * are unchanged. `SpeakerRegistry.nameSpeakers` calls this.
+   *
+   * @param names one name or null per speaker, no two alike, none equal to another speaker's label
+   * @param scores the score behind each name (see {@link SpeakerIdentity})
+   * @throws {WeSpeakerError} `invalid-argument` for a wrong count, an empty or repeated name
+   */
+  withNames(names: readonly (string | null)[], scores: readonly (number | null)[]): DiarizationResult {
+    const labels = this.identities?.map((i) => i.label) ?? this.speakers;
+    if (names.length !== labels.length || scores.length !== labels.length) {
+      throw new WeSpeakerError(
+        "invalid-argument",
+        `${labels.length} speakers, but ${names.length} names and ${scores.length} scores`,
+      );
+    }
+    const renamed = labels.map((label, k) => names[k] ?? label);
+    const twin = renamed.findIndex((name, k) => name === "" || renamed.indexOf(name) !== k);
+    if (twin >= 0) {
+      throw new WeSpeakerError(
+        "invalid-argument",
+        `speaker name ${JSON.stringify(renamed[twin])} is empty or repeated`,
+      );
+    }
+    const byLabel = new Map(this.speakers.map((s, k) => [s, renamed[k]]));
+    const named = Object.create(DiarizationResult.prototype) as DiarizationResult;
+    Object.assign(named, {
+      segments: this.segments.map((s) => ({ ...s, speaker: byLabel.get(s.speaker)! })),
+      speakers: renamed,
+      speakerEmbeddings: this.speakerEmbeddings,
+      duration: this.duration,
+      identities: labels.map((label, k) => ({ label, name: names[k], score: scores[k] })),
+    });
+    return named;
+  }
+
+  /**
+   * The turns as RTTM lines, as pyannote writes them. White space inside a speaker's name (an enrolled
+   * name such as "Alice Smith") is written as `_`: RTTM fields cannot hold it.
    *
    * @param uri the file identifier written in every line (default `<NA>`); no whitespace
    */
   toRTTM(uri = ""): string {
-    return formatRTTM(uri, this.segments);
+    const segments = this.identities === null
+      ? this.segments
+      : this.segments.map((s) => ({ ...s, speaker: s.speaker.replace(/\s/g, "_") }));
+    return formatRTTM(uri, segments);
+  }
+
+  /**
+   * The turns as a self-contained SVG timeline: one lane per speaker (names when identified) with its
+   * share of speech, a lane where speakers overlap, a time axis; from 30 minutes on, each lane shows bars of
+   * its share of speech in columns a few pixels wide.
+   */
+  toSVG(options: TimelineOptions & { title?: string } = {}): string {
+    return diarizationSVG(this, options);
   }
 
   /** A plain object for `JSON.stringify`. */
@@ -85,6 +167,7 @@ export class DiarizationResult {
       speakers: this.speakers,
       segments: this.segments,
       speakerEmbeddings: this.speakerEmbeddings.map((e) => (e ? Array.from(e) : null)),
+      ...(this.identities === null ? {} : { identities: this.identities }),
     };
   }
 }

@@ -33,6 +33,20 @@ export interface DEROptions {
   collar?: number;
   /** Leave out the regions where two or more reference turns overlap (default false). */
   skipOverlap?: boolean;
+  /** Also return where the errors are (`DERResult.timeline`), e.g. to draw them (default false). */
+  timeline?: boolean;
+}
+
+/** Where the errors of a {@link DERResult} are: sorted disjoint intervals in seconds. */
+export interface DERTimeline {
+  /** The scored region. */
+  scored: Interval[];
+  /** Where reference speech is missed (fewer hypothesis than reference speakers). */
+  missed: Interval[];
+  /** Where hypothesis speech is in excess (more hypothesis than reference speakers). */
+  falseAlarm: Interval[];
+  /** Where reference speech is given to the wrong speaker. */
+  confusion: Interval[];
 }
 
 /**
@@ -62,6 +76,8 @@ export interface DERResult extends DERComponents {
    * reference speaker it was paired with.
    */
   mapping: Map<string, string>;
+  /** Where the errors are, with `options.timeline`. */
+  timeline?: DERTimeline;
 }
 
 /**
@@ -166,8 +182,23 @@ export function diarizationErrorRate(
       }
     }
   }
-  const components = count(ref, hyp, hypToRef);
-  return { ...components, der: errorRate(components), mapping };
+  if (!options.timeline) {
+    const components = count(ref, hyp, hypToRef);
+    return { ...components, der: errorRate(components), mapping };
+  }
+  const errors: Record<"missed" | "falseAlarm" | "confusion", Interval[]> = {
+    missed: [],
+    falseAlarm: [],
+    confusion: [],
+  };
+  const components = count(ref, hyp, hypToRef, (start, end, kind) => errors[kind].push({ start, end }));
+  const timeline = {
+    scored,
+    missed: support(errors.missed),
+    falseAlarm: support(errors.falseAlarm),
+    confusion: support(errors.confusion),
+  };
+  return { ...components, der: errorRate(components), mapping, timeline };
 }
 
 interface Named extends Interval {
@@ -350,8 +381,16 @@ function cooccurrence(hyp: readonly Turn[], ref: readonly Turn[], nh: number, nr
   return shared;
 }
 
-/** Sweeps the elementary intervals between consecutive turn boundaries, counting speakers on each. */
-function count(ref: Labelled, hyp: Labelled, hypToRef: Int32Array): DERComponents {
+/**
+ * Sweeps the elementary intervals between consecutive turn boundaries, counting speakers on each; `emit`
+ * hears of each interval with an error of each kind.
+ */
+function count(
+  ref: Labelled,
+  hyp: Labelled,
+  hypToRef: Int32Array,
+  emit?: (start: number, end: number, kind: "missed" | "falseAlarm" | "confusion") => void,
+): DERComponents {
   const refToHyp = new Int32Array(ref.labels.length).fill(-1);
   hypToRef.forEach((r, h) => {
     if (r >= 0) refToHyp[r] = h;
@@ -390,6 +429,12 @@ function count(ref: Labelled, hyp: Labelled, hypToRef: Int32Array): DERComponent
     c.confusion += d * (Math.min(nRef, nHyp) - nCorrect);
     c.missedDetection += d * Math.max(0, nRef - nHyp);
     c.falseAlarm += d * Math.max(0, nHyp - nRef);
+    if (emit) {
+      const end = events[e][0];
+      if (nRef > nHyp) emit(t, end, "missed");
+      if (nHyp > nRef) emit(t, end, "falseAlarm");
+      if (Math.min(nRef, nHyp) > nCorrect) emit(t, end, "confusion");
+    }
   }
   return c;
 }

@@ -7,6 +7,13 @@ import { diarizeChannels } from "../../channels.ts";
 import { diarizationProgressBar, progressBar } from "../../progress.ts";
 import { SegmentationModel } from "../../segmentation.ts";
 import { type Command, countOption, flag, secondsOption, stringOption, UsageError } from "../command.ts";
+import {
+  DIARIZE_IDENTITY_HELP,
+  DIARIZE_IDENTITY_OPTIONS,
+  planDiarizeOutput,
+  renderDiarizeOutput,
+  withNamingRegistry,
+} from "../diarize_identity.ts";
 import { MODEL_HELP, MODEL_OPTIONS, withModel } from "../model_options.ts";
 import { OUTPUT_OPTION, writeOutput } from "../output.ts";
 import { AUDIO_HELP, AUDIO_OPTIONS, audioArgs, channelChoice, eachInput } from "../inputs.ts";
@@ -37,6 +44,7 @@ ${MODEL_HELP}
 ${AUDIO_HELP}
       --rttm                  RTTM output (the default)
       --json                  JSON output
+${DIARIZE_IDENTITY_HELP}
   -o, --output FILE           write there (atomically) instead of stdout
       --output-dir DIR        one output file per input in DIR`,
   options: {
@@ -53,6 +61,7 @@ ${AUDIO_HELP}
     rttm: { type: "boolean" },
     json: { type: "boolean" },
     "output-dir": { type: "string" },
+    ...DIARIZE_IDENTITY_OPTIONS,
   },
   positionals: { min: 1, max: Infinity, name: "FILE" },
   async run(args) {
@@ -62,7 +71,11 @@ ${AUDIO_HELP}
     if (output !== undefined && outputDir !== undefined) {
       throw new UsageError("give -o or --output-dir, not both");
     }
-    const json = flag(args, "json");
+    const plan = planDiarizeOutput(args);
+    const choice = channelChoice(args);
+    if ((plan.transcript || plan.svg !== undefined) && (args.positionals.length > 1 || choice === "each")) {
+      throw new UsageError("--transcript and --svg go with one FILE and one channel");
+    }
     if (outputDir !== undefined) makeDirectory(outputDir);
     const options: DiarizeOptions = {
       numSpeakers: countOption(args, "num-speakers"),
@@ -72,7 +85,6 @@ ${AUDIO_HELP}
       minDurationOff: secondsOption(args, "min-duration-off"),
       step: secondsOption(args, "step"),
     };
-    const choice = channelChoice(args);
     const inputs = await audioArgs(args, args.positionals);
     using segmentation = await SegmentationModel.fromPretrained({
       repo: stringOption(args, "segmentation"),
@@ -80,19 +92,20 @@ ${AUDIO_HELP}
     });
     const outputs: string[] = [];
     const progress = (file: string) => diarizationProgressBar(inputs.length > 1 ? file : undefined);
-    const failed = await withModel(args, (embedding) => {
-      const pipeline = new DiarizationPipeline(segmentation, embedding);
-      return eachInput(inputs, async ({ file, input, options: audio }) => {
-        const uri = file === "-" ? "stdin" : basename(file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
-        const audioOptions = { ...options, ...audio, onProgress: progress(file) };
-        const result = choice === "each"
-          ? await diarizeChannels(pipeline, input, audioOptions)
-          : await pipeline.diarizeFile(input, { ...audioOptions, channel: choice });
-        const text = json ? JSON.stringify({ file, ...result.toJSON() }) + "\n" : result.toRTTM(uri);
-        if (outputDir !== undefined) writeOutput(join(outputDir, `${uri}.${json ? "json" : "rttm"}`), text);
-        else outputs.push(text);
-      });
-    });
+    const failed = await withModel(args, (embedding) =>
+      withNamingRegistry(args, embedding, (registry) => {
+        const pipeline = new DiarizationPipeline(segmentation, embedding);
+        return eachInput(inputs, async ({ file, input, options: audio }) => {
+          const uri = file === "-" ? "stdin" : basename(file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
+          const audioOptions = { ...options, ...audio, registry, onProgress: progress(file) };
+          const result = choice === "each"
+            ? await diarizeChannels(pipeline, input, audioOptions)
+            : await pipeline.diarizeFile(input, { ...audioOptions, channel: choice });
+          const text = renderDiarizeOutput(plan, file, uri, result);
+          if (outputDir !== undefined) writeOutput(join(outputDir, `${uri}.${plan.format}`), text);
+          else outputs.push(text);
+        });
+      }));
     if (outputDir === undefined) writeOutput(output, outputs.join(""));
     return failed > 0 ? 1 : 0;
   },
