@@ -80,7 +80,9 @@ describe("identity CLI", () => {
       ok(["verify", "-r", db, "-w", weights, "--speaker", "Bob Smith", "--json", clips[2]]),
     );
     assert.equal(verified.same, true);
-    assert.match(ok(["verify", "-w", weights, clips[0], clips[0]]), /^1\tsame\n$/);
+    // A clip against itself: 1 up to the float32 rounding of the normalised vectors the scorer keeps.
+    const [self, decision] = ok(["verify", "-w", weights, clips[0], clips[0]]).trimEnd().split("\t");
+    assert.ok(Math.abs(Number(self) - 1) < 1e-7 && decision === "same", `${self} ${decision}`);
     assert.match(ok(["verify", "-w", weights, "-t", "1.5", clips[0], clips[1]]), /^[-\d.e]+\tdifferent\n$/);
     assert.equal(
       ok(["speakers", "-r", db]).split("\n").filter(Boolean).map((l) => l.split("\t").slice(0, 2).join(" "))

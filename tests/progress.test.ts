@@ -8,7 +8,8 @@ import { diarizationProgressBar } from "../lib/progress.ts";
 
 describe("progress", () => {
   test("clustering reports its linkage steps, in order, up to the total", () => {
-    const chunks = 400, speakers = 3, dim = 8;
+    // Enough steps (2n - 1 = 29,999) for several of the linkage's reports, one every 4096 steps.
+    const chunks = 5000, speakers = 3, dim = 8;
     let seed = 7;
     const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
     const embeddings = Float32Array.from({ length: chunks * speakers * dim }, next);

@@ -124,11 +124,13 @@ describe("segmentation-3.0", () => {
       again.tensors["sincnet.conv1d.0.weight"].data,
       a.tensors["sincnet.conv1d.0.weight"].data,
     );
-    // Loading it as an embedding model fails on the first missing tensor.
+    // Loading it as an embedding model says what it holds, with the first missing tensor as the cause.
     const { WeSpeakerModel } = await import("../lib/model.ts");
     await assert.rejects(
       WeSpeakerModel.load(path),
-      (e: WeSpeakerError) => e.code === "invalid-weights" && /missing tensor 'conv1.weight'/.test(e.message),
+      (e: WeSpeakerError) =>
+        e.code === "invalid-weights" && /holds a segmentation model/.test(e.message) &&
+        /missing tensor 'conv1.weight'/.test((e.cause as Error).message),
     );
   });
 
