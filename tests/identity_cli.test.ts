@@ -14,6 +14,7 @@ import { WeSpeakerModel } from "../lib/model.ts";
 import { generateWeights } from "../scripts/generate_weights.ts";
 import { runCli } from "./helpers/runtime.ts";
 import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
+import { NO_SQLITE } from "./helpers/sqlite.ts";
 import { encodeWav, randomInts } from "./helpers/wav_writer.ts";
 import { testSegmentationWeights, testWeights, writeScratch } from "./helpers/weights.ts";
 
@@ -46,7 +47,7 @@ function fails(args: string[], status: number, pattern: RegExp): void {
 }
 
 describe("identity CLI", () => {
-  test("enroll, identify, verify, speakers list/rename/remove/export/import", () => {
+  test("enroll, identify, verify, speakers list/rename/remove/export/import", { skip: NO_SQLITE }, () => {
     const db = newDb();
     assert.equal(ok(["enroll", "-r", db, "-w", weights, "Alice", clips[0], clips[1]]), "Alice\t2 clips\n");
     assert.deepEqual(JSON.parse(ok(["enroll", "-r", db, "-w", weights, "--json", "Bob Smith", clips[2]])), {
@@ -104,7 +105,9 @@ describe("identity CLI", () => {
     fails(["identify", "-r", db, "-w", weights, clips[0]], 1, /has no speakers: enroll some first/);
   });
 
-  test("bad inputs: unknown name, empty or missing registry, model mismatch, damaged database, usage", () => {
+  test("bad inputs: unknown name, empty or missing registry, model mismatch, damaged database, usage", {
+    skip: NO_SQLITE,
+  }, () => {
     const db = newDb();
     ok(["enroll", "-r", db, "-w", weights, "Alice", clips[0]]);
     fails(
@@ -211,7 +214,9 @@ describe("identity CLI", () => {
     fails(["eval-trials", "-w", weights, one], 1, /1 target and 0 non-target trials; both kinds are needed/);
   });
 
-  test("diarize --registry names the speakers; --transcript --format vtt labels a transcript; --svg draws", async () => {
+  test("diarize --registry names the speakers; --transcript --format vtt labels a transcript; --svg draws", {
+    skip: NO_SQLITE,
+  }, async () => {
     const seg = await testSegmentationWeights();
     const audio = writeScratch(
       "talk.wav",

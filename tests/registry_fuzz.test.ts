@@ -8,6 +8,7 @@ import { WeSpeakerError } from "../lib/errors.ts";
 import { SpeakerRegistry } from "../lib/identity/registry.ts";
 import { parseRegistryExport, type RegistryExport } from "../lib/identity/registry_json.ts";
 import { mutateText, PIECES, rng } from "./helpers/fuzz.ts";
+import { NO_SQLITE } from "./helpers/sqlite.ts";
 import { writeScratch } from "./helpers/weights.ts";
 
 const MODEL = { model: "m", revision: "sha256:" + "0".repeat(64) };
@@ -164,7 +165,9 @@ describe("hostile registry files", () => {
     assert.ok(outcomes.ok > 100 && outcomes.rejected > 1000, JSON.stringify(outcomes));
   });
 
-  test("200 databases with mutated bytes: open and identify give an answer or a WeSpeakerError", async () => {
+  test("200 databases with mutated bytes: open and identify give an answer or a WeSpeakerError", {
+    skip: NO_SQLITE,
+  }, async () => {
     const path = writeScratch("fuzz-source.db", "");
     {
       using r = await SpeakerRegistry.open(path + ".db", { model: MODEL, create: true });

@@ -282,7 +282,8 @@ async function packetsAsBytes({ name, track, selection, facts }: TrackArgs): Pro
   return await openByteStream(bytes(), decoder, { ...facts, decoder: decoderName }, name);
 }
 
-function toBytes(d: AllowSharedBufferSource): Uint8Array {
+// A WebCodecs `AllowSharedBufferSource`, spelled without the DOM types (absent under Node).
+function toBytes(d: ArrayBufferLike | ArrayBufferView): Uint8Array {
   return d instanceof Uint8Array
     ? d
     : ArrayBuffer.isView(d)
