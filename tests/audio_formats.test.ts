@@ -398,4 +398,22 @@ describe("bad input gets an error naming the file, the format and the problem", 
       else process.env[FFMPEG_ENV] = saved;
     }
   });
+
+  test("AAC under Deno without --allow-run: a permission error that names the flag", {
+    skip: "Deno" in globalThis ? false : "Deno's permissions only",
+  }, () => {
+    const script = writeScratch(
+      "no_run.ts",
+      `import { loadAudio } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+        `try { await loadAudio(${JSON.stringify(fixture("speech.m4a"))}); } ` +
+        `catch (e) { console.log(e.code + ": " + e.message); }\n`,
+    );
+    const r = spawnSync(process.execPath, ["run", "--allow-read", "--allow-env", script], {
+      encoding: "utf8",
+    });
+    assert.match(
+      r.stdout,
+      /^permission-denied: .*speech\.m4a: MP4 with aac audio is decoded by ffmpeg.*--allow-run/,
+    );
+  });
 });

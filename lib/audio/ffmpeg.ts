@@ -28,8 +28,17 @@ function ffmpegPath(): string {
   return process.env[FFMPEG_ENV] || "ffmpeg";
 }
 
-/** The error when ffmpeg is needed and absent. */
+/** The error when ffmpeg is needed and cannot be started: absent, or Deno not allowed to run it. */
 function missing(name: string, target: FfmpegTarget, cause: unknown): WeSpeakerError {
+  const denied = cause instanceof Error && (cause.name === "NotCapable" || cause.name === "PermissionDenied");
+  if (denied) {
+    return new WeSpeakerError(
+      "permission-denied",
+      `${name}: ${target.container} with ${target.codec} audio is decoded by ffmpeg, which Deno may run only ` +
+        `with --allow-run (or --allow-run=${ffmpegPath()}); or convert the file to WAV or FLAC first`,
+      { cause },
+    );
+  }
   return new WeSpeakerError(
     "unsupported-audio",
     `${name}: ${target.container} with ${target.codec} audio needs ffmpeg, which was not found ` +
