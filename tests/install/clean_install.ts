@@ -225,7 +225,12 @@ describe("clean-environment install from a local registry", { skip, timeout: 40 
     };
     for (const [name, target] of Object.entries(tools)) symlinkSync(target, join(bin, name));
     mkdirSync(join(work, "home"));
-    env = { HOME: join(work, "home"), PATH: bin, NO_COLOR: "1" };
+    // OpenBLAS's kernel choice (OPENBLAS_CORETYPE, set on some machines) is the machine's, not the install's:
+    // it changes float32 roundings, so the clean runs keep it as the reference run has it.
+    const openblas = Object.fromEntries(
+      Object.entries(process.env).filter(([k, v]) => k.startsWith("OPENBLAS_") && v !== undefined),
+    ) as Record<string, string>;
+    env = { HOME: join(work, "home"), PATH: bin, NO_COLOR: "1", ...openblas };
 
     // Inputs: the generated weights the tests use, and a generated 3-speaker conversation.
     const data = join(work, "data");
