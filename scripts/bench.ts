@@ -14,7 +14,7 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory (the roofline is always measured).
+ *   diarization, diarization-memory, clustering (the roofline is always measured).
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
@@ -49,6 +49,15 @@ import {
   isDiarizationJob,
   runDiarizationJob,
 } from "./bench/diarization.ts";
+import {
+  CLUSTERING_GROUPS,
+  type ClusteringJob,
+  clusteringReport,
+  type ClusteringResults,
+  collectClustering,
+  isClusteringJob,
+  runClusteringJob,
+} from "./bench/clustering.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
 import {
@@ -68,7 +77,7 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS, ...CLUSTERING_GROUPS] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -121,7 +130,8 @@ type Job =
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
-  | DiarizationJob;
+  | DiarizationJob
+  | ClusteringJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
@@ -350,6 +360,7 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      if (isClusteringJob(job)) return await runClusteringJob(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
 }
@@ -507,6 +518,7 @@ interface Results {
   fbank?: FbankResult;
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
+  clustering?: ClusteringResults;
   diarization: DiarizationResults;
   failures: string[];
   elapsedSeconds: number;
@@ -591,6 +603,8 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     tmp: models.tmp,
   });
 
+  const clustering = groups.includes("clustering") ? collectClustering(settings.full, threads) : undefined;
+
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
@@ -615,6 +629,7 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     cold,
     memory,
     diarization,
+    clustering,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -871,6 +886,7 @@ function report(results: Results, rows: EmbedRow[]): string {
       "Diarization",
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
+    ["Clustering", results.clustering && clusteringReport(results.clustering)],
   ];
   return [
     header(results),

@@ -211,6 +211,8 @@ export class NpzFile {
   readonly #source: string;
 
   /**
+   * Opens an archive (its central directory is read and checked now, its arrays when asked for).
+   *
    * @param bytes the whole archive
    * @param source names the file in error messages
    * @throws {WeSpeakerError} `invalid-weights` when it is not a valid zip archive
