@@ -104,7 +104,7 @@ function referenceDiarization(): Promise<DiarizationJSON> {
   return reference;
 }
 
-const convertedName = `${sha256Hex(checkpoint)}.safetensors`;
+const convertedName = `${sha256Hex(checkpoint)}.r2.safetensors`;
 
 describe("SegmentationModel.fromPretrained", () => {
   isolated("the gated repo is refused without a valid token, and nothing is cached", async ({ options }) => {
