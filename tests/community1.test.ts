@@ -5,11 +5,11 @@
 // through the fake Hub and by the CLI, on ../shared/data speech (skipped when absent): the regular and the
 // exclusive RTTM identical, the speaker embeddings within our ResNet's float32 distance from PyTorch's.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
 import type { DiarizationResult } from "../lib/diarization/result.ts";
 import { PLDA } from "../lib/diarization/plda.ts";
@@ -241,6 +241,11 @@ function standInDirectory(): Promise<string> {
 describe("community-1 end to end against pyannote.audio 4", {
   skip: !haveSpeech && "../shared/data/speech is absent",
 }, () => {
+  // The stand-in directory holds 63 MB with its converted models: not left behind.
+  after(async () => {
+    if (repoDir) rmSync(await repoDir, { recursive: true, force: true });
+  });
+
   // One test per recording (about 20 s of work each on 2 cores, more under load), the pipeline loaded
   // anew each time from the directory, whose converted models are cached after the first.
   for (const [name, rec] of recordings) {
