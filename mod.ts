@@ -1,7 +1,8 @@
 /**
  * Speaker embeddings and diarization for Deno, Bun and Node.js: WeSpeaker ResNet34-LM and pyannote
  * segmentation-3.0 through libwespeaker, a small C library over MLX, with a Kaldi-exact fbank front
- * end, WAV input, clustering and pyannote's speaker-diarization-3.1 pipeline in TypeScript.
+ * end, WAV input, clustering and pyannote's speaker-diarization-community-1 and -3.1 pipelines in
+ * TypeScript.
  *
  * ```ts
  * import { DiarizationPipeline, WeSpeakerModel } from "jsr:@x/wespeaker";
@@ -11,7 +12,7 @@
  * const b = await model.embedFile("bob.wav");
  * console.log(WeSpeakerModel.cosineSimilarity(a, b));
  *
- * using pipeline = await DiarizationPipeline.fromPretrained({ token: "hf_…" });
+ * using pipeline = await DiarizationPipeline.fromPretrained({ token: "hf_…" }); // community-1
  * const result = await pipeline.diarizeFile("meeting.wav", { maxSpeakers: 4 });
  * console.log(result.toRTTM("meeting"));
  * ```
@@ -62,6 +63,7 @@ export type { F32Tensor } from "./lib/hub/safetensors.ts";
 export { DEFAULT_REPO, type PretrainedOptions, SEGMENTATION_REPO } from "./lib/hub/pretrained.ts";
 export { SEGMENTATION_CLASSES, SEGMENTATION_SAMPLE_RATE, SegmentationModel } from "./lib/segmentation.ts";
 export {
+  DIARIZATION_31_SETTINGS,
   DiarizationPipeline,
   type DiarizationPretrainedOptions,
   type DiarizationProgress,
@@ -77,6 +79,32 @@ export {
   type EmbeddingClusteringOptions,
   type EmbeddingClusters,
 } from "./lib/diarization/clustering.ts";
+// pyannote.audio 4's speaker-diarization-community-1: pipelines by Hub id, PLDA, VBx, KMeans, .npz files.
+export {
+  COMMUNITY_1_PIPELINE,
+  DIARIZATION_31_PIPELINE,
+  type LoadedPipeline,
+  loadPipeline,
+  type PipelineLoadOptions,
+  type PipelineSettings,
+} from "./lib/diarization/pretrained.ts";
+export {
+  type ClusteringConfig,
+  type ModelReference,
+  parsePipelineConfig,
+  type PipelineConfig,
+} from "./lib/diarization/config.ts";
+export type { ClusteringSettings } from "./lib/diarization/global.ts";
+export { PLDA, PLDA_DIMENSION } from "./lib/diarization/plda.ts";
+export { clusterVbx, type VbxOptions, type VbxResult } from "./lib/diarization/vbx.ts";
+export {
+  COMMUNITY_1_CLUSTERING,
+  vbxClustering,
+  type VbxClusteringOptions,
+  type VbxClusters,
+} from "./lib/diarization/vbx_clustering.ts";
+export { kmeansFitPredict, type KMeansOptions } from "./lib/diarization/kmeans.ts";
+export { type NpyArray, type NpyDtype, NpzFile, readNpy } from "./lib/hub/npz.ts";
 export { formatRTTM, parseRTTM, parseUEM, type SpeakerSegment } from "./lib/formats/rttm.ts";
 export {
   DERAccumulator,

@@ -33,18 +33,27 @@ export class ChannelDiarization {
    * parties of a call never share a label.
    */
   readonly segments: SpeakerSegment[];
+  /** The channels' exclusive diarizations together, named as {@link segments}. */
+  readonly exclusiveSegments: SpeakerSegment[];
 
   /** Joins per-channel results, in channel order. */
   constructor(channels: DiarizationResult[]) {
     this.channels = channels;
-    this.segments = channels
-      .flatMap((r, channel) => r.segments.map((s) => ({ ...s, speaker: `CH${channel}_${s.speaker}` })))
-      .sort((a, b) => a.start - b.start || a.end - b.end || (a.speaker < b.speaker ? -1 : 1));
+    const joined = (turns: (r: DiarizationResult) => SpeakerSegment[]) =>
+      channels
+        .flatMap((r, channel) => turns(r).map((s) => ({ ...s, speaker: `CH${channel}_${s.speaker}` })))
+        .sort((a, b) => a.start - b.start || a.end - b.end || (a.speaker < b.speaker ? -1 : 1));
+    this.segments = joined((r) => r.segments);
+    this.exclusiveSegments = joined((r) => r.exclusiveSegments);
   }
 
-  /** The joined turns as RTTM lines (see {@link segments}). */
-  toRTTM(uri = ""): string {
-    return formatRTTM(uri, this.segments);
+  /**
+   * The joined turns as RTTM lines (see {@link segments}).
+   *
+   * @param options `exclusive: true` for the exclusive diarizations' turns
+   */
+  toRTTM(uri = "", options: { exclusive?: boolean } = {}): string {
+    return formatRTTM(uri, options.exclusive ? this.exclusiveSegments : this.segments);
   }
 
   /** `{ channels: [{ channel, duration, speakers, segments, speakerEmbeddings }] }`. */

@@ -14,7 +14,7 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory, clustering, kernel-paths, audio-memory, identity (the roofline is always measured). audio-memory: a
+ *   diarization, diarization-memory, clustering, kernel-paths, audio-memory, identity, pipeline-clustering (the roofline is always measured). audio-memory: a
  *   10-minute conversation (2 hours with `--full`) as WAV, MP3 and M4A read as the pipeline reads it,
  *   and (`--full`) through `diarizeFile`.
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also

@@ -2,7 +2,9 @@
 // speaker, options, progress, cancellation, bad input, the CLI, and real speech from ../shared/data
 // (skipped when absent). No accuracy claim is possible without the pretrained weights.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { loadAudio } from "../lib/audio/load.ts";
@@ -190,10 +192,8 @@ describe("diarization pipeline", () => {
       numSpeakers: undefined,
       minSpeakers: 1,
       maxSpeakers: Infinity,
-      exclusive: false,
       minDurationOff: 0,
-      threshold: 0.7,
-      minClusterSize: 12,
+      clustering: { method: "AgglomerativeClustering", threshold: 0.7, minClusterSize: 12 },
       tieOrder: "numpy-generic",
       label: "long.wav",
       onProgress: ({ stage, done, total }) => stage === "clustering" && clustering.push([done, total]),
@@ -219,13 +219,10 @@ describe("diarization pipeline", () => {
     assert.deepEqual((await p.diarize(samples, sampleRate, { numSpeakers: 2 })).segments, two.segments);
     const one = await p.diarizeFile(file, { maxSpeakers: 1 });
     assert.ok(one.speakers.length <= 1);
-    const exclusive = await p.diarizeFile(file, { numSpeakers: 2, exclusive: true });
-    checkResult(exclusive, duration);
-    for (let i = 1; i < exclusive.segments.length; i++) {
-      assert.ok(
-        exclusive.segments[i].start >= exclusive.segments[i - 1].end - 1e-9,
-        "exclusive turns overlap",
-      );
+    const exclusive = two.exclusiveSegments;
+    assert.ok(exclusive.length > 0 && exclusive.every((s) => two.speakers.includes(s.speaker)));
+    for (let i = 1; i < exclusive.length; i++) {
+      assert.ok(exclusive[i].start >= exclusive[i - 1].end - 1e-9, "exclusive turns overlap");
     }
     const reference = parseRTTM(readFileSync(`${speech}sample.rttm`, "utf8")).values().next().value!;
     const der = diarizationErrorRate(reference, two.segments);
@@ -236,8 +233,16 @@ describe("diarization pipeline", () => {
     skip: !haveSpeech && "../shared/data/speech is absent",
   }, async () => {
     const seg = await testSegmentationWeights();
+    // speaker-diarization-3.1's config in a directory, its two models given instead of the Hub's.
+    const dir = mkdtempSync(join(tmpdir(), "wespeaker-3.1-"));
+    writeFileSync(
+      join(dir, "config.yaml"),
+      readFileSync(new URL("./fixtures/pipelines/3.1.config.yaml", import.meta.url)),
+    );
     const args = [
       "diarize",
+      "--pipeline",
+      dir,
       "--segmentation",
       seg,
       "--weights",
@@ -249,11 +254,12 @@ describe("diarization pipeline", () => {
     const turns = parseRTTM(rttm.stdout, "stdout").get("ami_dev00") ?? [];
     assert.ok(turns.length > 0);
     assert.equal(new Set(turns.map((t) => t.speaker)).size, 2);
-    const json = await runCliAsync([...args, "--json", "--exclusive", "--max-speakers", "3"]);
+    const json = await runCliAsync([...args, "--json", "--max-speakers", "3"]);
     assert.equal(json.status, 0, json.stderr);
     const parsed = JSON.parse(json.stdout);
     assert.equal(parsed.file, `${speech}ami_dev00.wav`);
     assert.ok(parsed.speakers.length <= 3 && parsed.speakerEmbeddings.length === parsed.speakers.length);
+    assert.ok(Array.isArray(parsed.exclusiveSegments));
     const usage = await runCliAsync(["diarize", `${speech}ami_dev00.wav`, "--num-speakers", "two"]);
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /--num-speakers must be a positive integer/);

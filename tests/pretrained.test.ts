@@ -91,8 +91,8 @@ describe("fromPretrained", () => {
       using model = await WeSpeakerModel.fromPretrained({ repo: PYANNOTE, endpoint: hub.url, ...dirs });
       first = model.embedFeatures(features);
       const digest = createHash("sha256").update(checkpoint).digest("hex");
-      assert.equal(model.path, join(dirs.convertedCacheDir, `${digest}.safetensors`));
-      assert.ok(existsSync(join(dirs.convertedCacheDir, `${digest}.config.json`)));
+      assert.equal(model.path, join(dirs.convertedCacheDir, `${digest}.r2.safetensors`));
+      assert.ok(existsSync(join(dirs.convertedCacheDir, `${digest}.r2.config.json`)));
     }
     assert.ok(cosine(first, sample.normalized) >= 0.99999);
     await hub.close();

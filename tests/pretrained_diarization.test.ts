@@ -9,7 +9,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { convertCheckpoint } from "../lib/hub/convert/mod.ts";
-import { DiarizationPipeline } from "../lib/diarization/pipeline.ts";
+import { DIARIZATION_31_SETTINGS, DiarizationPipeline } from "../lib/diarization/pipeline.ts";
+import { DIARIZATION_31_PIPELINE } from "../lib/diarization/pretrained.ts";
 import type { DiarizationJSON } from "../lib/diarization/result.ts";
 import { WeSpeakerError } from "../lib/errors.ts";
 import { SEGMENTATION_REPO } from "../lib/hub/pretrained.ts";
@@ -25,6 +26,8 @@ const TOKEN = "hf_segmentation_token";
 const EMBEDDING_REPO = "org/wespeaker-mlx";
 const SEG_COMMIT = "a".repeat(40);
 const EMB_COMMIT = "b".repeat(40);
+const PIPELINE_COMMIT = "d".repeat(40);
+const config31 = readFileSync(new URL("./fixtures/pipelines/3.1.config.yaml", import.meta.url));
 
 const checkpoint = await generateSegmentationCheckpoint();
 const convertedLocally = (await convertCheckpoint(checkpoint, "pytorch_model.bin")).safetensors;
@@ -56,6 +59,10 @@ function isolated(name: string, fn: (context: Context) => Promise<void>): void {
       [EMBEDDING_REPO]: {
         refs: { main: EMB_COMMIT },
         commits: { [EMB_COMMIT]: { "model.safetensors": { data: weights.bytes, lfs: true } } },
+      },
+      [DIARIZATION_31_PIPELINE]: {
+        refs: { main: PIPELINE_COMMIT },
+        commits: { [PIPELINE_COMMIT]: { "config.yaml": { data: config31 } } },
       },
     }, async (hub, home) => {
       const options = {
@@ -97,7 +104,7 @@ function referenceDiarization(): Promise<DiarizationJSON> {
   return reference;
 }
 
-const convertedName = `${sha256Hex(checkpoint)}.safetensors`;
+const convertedName = `${sha256Hex(checkpoint)}.r2.safetensors`;
 
 describe("SegmentationModel.fromPretrained", () => {
   isolated("the gated repo is refused without a valid token, and nothing is cached", async ({ options }) => {
@@ -186,7 +193,11 @@ describe("SegmentationModel.fromPretrained", () => {
       assert.equal(fromFile.path, join(convertedCacheDir, convertedName));
       assert.deepEqual(segmentOnce(fromFile), localOutput);
 
-      using pipeline = await DiarizationPipeline.fromPretrained({
+      // A local copy of 3.1's config, both models given: nothing comes from the Hub.
+      const pipelineDir = join(dir, "pipeline");
+      mkdirSync(pipelineDir);
+      writeFileSync(join(pipelineDir, "config.yaml"), config31);
+      using pipeline = await DiarizationPipeline.fromPretrained(pipelineDir, {
         segmentation: dir,
         embedding: weights.path,
         convertedCacheDir,
@@ -203,26 +214,37 @@ describe("SegmentationModel.fromPretrained", () => {
 });
 
 describe("DiarizationPipeline.fromPretrained", () => {
-  isolated("both models from the Hub diarize as the locally loaded ones", async ({ options }) => {
-    const repos = { segmentation: SEGMENTATION_REPO, embedding: EMBEDDING_REPO };
-    await assert.rejects(DiarizationPipeline.fromPretrained({ ...options, ...repos }), assertUnauthorized);
+  isolated(
+    "3.1 by its id: the config from the Hub names segmentation-3.0; both models diarize as the local ones",
+    async ({ options }) => {
+      const repos = { embedding: EMBEDDING_REPO };
+      await assert.rejects(
+        DiarizationPipeline.fromPretrained(DIARIZATION_31_PIPELINE, { ...options, ...repos }),
+        assertUnauthorized,
+      );
 
-    using pipeline = await DiarizationPipeline.fromPretrained({ ...options, ...repos, token: TOKEN });
-    assert.equal(pipeline.segmentation.path, join(options.convertedCacheDir, convertedName));
-    assert.equal(
-      pipeline.embedding.path,
-      join(options.cacheDir, "models--org--wespeaker-mlx", "snapshots", EMB_COMMIT, "model.safetensors"),
-    );
-    const result = (await pipeline.diarize(audio, 16000, { step: 5 })).toJSON();
-    const expected = await referenceDiarization();
-    assert.ok(expected.segments.length > 0, "the reference diarization found no speech");
-    assert.deepEqual(result, expected);
-  });
+      using pipeline = await DiarizationPipeline.fromPretrained(DIARIZATION_31_PIPELINE, {
+        ...options,
+        ...repos,
+        token: TOKEN,
+      });
+      assert.deepEqual(pipeline.settings, DIARIZATION_31_SETTINGS);
+      assert.equal(pipeline.segmentation.path, join(options.convertedCacheDir, convertedName));
+      assert.equal(
+        pipeline.embedding.path,
+        join(options.cacheDir, "models--org--wespeaker-mlx", "snapshots", EMB_COMMIT, "model.safetensors"),
+      );
+      const result = (await pipeline.diarize(audio, 16000, { step: 5 })).toJSON();
+      const expected = await referenceDiarization();
+      assert.ok(expected.segments.length > 0, "the reference diarization found no speech");
+      assert.deepEqual(result, expected);
+    },
+  );
 });
 
 describe("cli diarize with pretrained models", () => {
   isolated(
-    "--segmentation and --model from the Hub; HF_TOKEN decides access",
+    "--pipeline 3.1 (segmentation-3.0 from its config) and --model from the Hub; HF_TOKEN decides access",
     async ({ hub, home, options }) => {
       const wav = join(home, "clip.wav");
       writeFileSync(wav, encodeWav([audio], { sampleRate: 16000, format: "float", bits: 32 }));
@@ -231,20 +253,23 @@ describe("cli diarize with pretrained models", () => {
         HF_HUB_CACHE: options.cacheDir,
         WESPEAKER_CACHE: options.convertedCacheDir,
       };
-      const args = ["diarize", "--segmentation", SEGMENTATION_REPO, "--model", EMBEDDING_REPO, wav];
+      const args = ["diarize", "--pipeline", DIARIZATION_31_PIPELINE, "--model", EMBEDDING_REPO, wav];
 
       const refused = await runCliAsync([...args, "--json", "--step", "5"], env);
       assert.equal(refused.status, 1, refused.stderr);
       assert.equal(refused.stdout, "");
       assert.match(
         refused.stderr,
-        /^wespeaker: cannot fetch pytorch_model\.bin from pyannote\/segmentation-3\.0 .*gated.*HF_TOKEN\n$/,
+        /\nwespeaker: cannot fetch pytorch_model\.bin from pyannote\/segmentation-3\.0 .*gated.*HF_TOKEN\n$/,
       );
+
+      // --model is loaded before the pipeline, so the refused run already fetched (and cached) it.
+      assert.match(refused.stderr, /downloading model\.safetensors/);
 
       const r = await runCliAsync([...args, "--json", "--step", "5"], { ...env, HF_TOKEN: TOKEN });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /downloading pytorch_model\.bin/);
-      assert.match(r.stderr, /downloading model\.safetensors/);
+      assert.doesNotMatch(r.stderr, /downloading model\.safetensors/);
       assert.deepEqual(JSON.parse(r.stdout), { file: wav, ...await referenceDiarization() });
     },
   );

@@ -188,7 +188,7 @@ describe("speaker registry", () => {
   test("an empty registry: identify and nameSpeakers say so", async () => {
     await withBoth(async (r) => {
       await rejectsWith(r.identify(axis(0)), "not-found", /has no speakers: enroll some first/);
-      const result = new DiarizationResult([{ speaker: 0, start: 0, end: 1 }], axis(0), 256, 1);
+      const result = new DiarizationResult([{ speaker: 0, start: 0, end: 1 }], axis(0), 256, 1, []);
       await rejectsWith(r.nameSpeakers(result), "not-found", /has no speakers/);
       await rejectsWith(r.verify(axis(0), { speaker: "A" }), "not-found", /it has no speakers/);
     });
@@ -210,7 +210,7 @@ describe("speaker registry", () => {
       );
       await rejectsWith(other.enroll("B", [axis(1)]), "model-mismatch", /not of other-model \(sha256:bbbb/);
       await rejectsWith(other.verify(axis(0), axis(0)), "model-mismatch", /cannot be compared/);
-      const result = new DiarizationResult([{ speaker: 0, start: 0, end: 1 }], axis(0), 256, 1);
+      const result = new DiarizationResult([{ speaker: 0, start: 0, end: 1 }], axis(0), 256, 1, []);
       await rejectsWith(other.nameSpeakers(result), "model-mismatch", /holds embeddings of test-model/);
       other.close();
       const fresh = SpeakerRegistry.inMemory({ model: OTHER });
@@ -261,7 +261,7 @@ describe("speaker registry", () => {
       { speaker: 2, start: 4, end: 5 },
       { speaker: 3, start: 6, end: 7 }, // no centroid
     ];
-    const result = new DiarizationResult(segments, centroids, 256, 8);
+    const result = new DiarizationResult(segments, centroids, 256, 8, segments);
     const named = await r.nameSpeakers(result);
     // Margins above 0.5: s0-Alice 0.4, s1-Alice 0.2, s1-Bob 0.2; best total: s0-Alice + s1-Bob = 0.6.
     assert.deepEqual(named.speakers, ["Alice", "Bob", "SPEAKER_02", "SPEAKER_03"]);

@@ -24,10 +24,15 @@ async function convertedModel(): Promise<{ path: string; checkpoint: Uint8Array 
 }
 
 describe("segmentation-3.0", () => {
-  // The issue asks for 1e-4; a float32 evaluation of the same network in numpy lands within 4.1e-6 of the
-  // float64 reference (tests/fixtures/segmentation/golden.json, "sanity"), and so must we, give or take.
-  test("log-probs match the float64 reference: max abs diff <= 2e-5, same argmax", async () => {
+  // The issue asks for 1e-4. The sinc filters are computed in float32 as PyTorch computes them (what
+  // pyannote runs): against the float64 reference that moves each item by as much as the fixture's
+  // "float32Everything" variant, a float32 numpy evaluation with float32 filters (up to 4.0e-5), give or
+  // take 1e-5 for our float32 network's own rounding (numpy's float32 network alone moves by up to 4.1e-6,
+  // the "float32NetworkFloat64Filters" variant).
+  test("log-probs match the float64 reference within float32 filters' rounding, same argmax", async () => {
     const golden = loadSegmentationGolden();
+    const variants = (golden.sanity.variants as { maxAbsDiffPerItem: Record<string, number[]> })
+      .maxAbsDiffPerItem;
     const { path } = await convertedModel();
     using model = await SegmentationModel.load(path);
     const [batch, frames, classes] = golden.shape;
@@ -36,20 +41,27 @@ describe("segmentation-3.0", () => {
     golden.inputs.forEach((input, b) => chunks.set(segmentationWaveform(input), b * 160000));
     const out = model.segment(chunks, batch);
     assert.equal(out.length, batch * frames * classes);
-    let maxAbs = 0;
     let argmaxDiffers = 0;
-    for (let row = 0; row < batch * frames; row++) {
-      let best = 0, bestRef = 0;
-      for (let k = 0; k < classes; k++) {
-        const i = row * classes + k;
-        maxAbs = Math.max(maxAbs, Math.abs(out[i] - golden.logProbs[i]));
-        if (out[i] > out[row * classes + best]) best = k;
-        if (golden.logProbs[i] > golden.logProbs[row * classes + bestRef]) bestRef = k;
+    for (let b = 0; b < batch; b++) {
+      let maxAbs = 0;
+      for (let row = b * frames; row < (b + 1) * frames; row++) {
+        let best = 0, bestRef = 0;
+        for (let k = 0; k < classes; k++) {
+          const i = row * classes + k;
+          maxAbs = Math.max(maxAbs, Math.abs(out[i] - golden.logProbs[i]));
+          if (out[i] > out[row * classes + best]) best = k;
+          if (golden.logProbs[i] > golden.logProbs[row * classes + bestRef]) bestRef = k;
+        }
+        if (best !== bestRef) argmaxDiffers++;
       }
-      if (best !== bestRef) argmaxDiffers++;
+      const bound = variants.float32Everything[b] + 1e-5;
+      assert.ok(maxAbs <= bound, `item ${b}: max abs diff ${maxAbs}, bound ${bound}`);
+      console.log(
+        `segmentation parity, item ${b}: max abs diff ${maxAbs.toExponential(2)} (bound ${
+          bound.toExponential(2)
+        })`,
+      );
     }
-    assert.ok(maxAbs <= 2e-5, `max abs diff ${maxAbs}`);
-    console.log(`segmentation parity: max abs diff ${maxAbs.toExponential(2)}`);
     // A near tie may flip; more than a handful of frames would mean a real discrepancy.
     assert.ok(argmaxDiffers <= 2, `${argmaxDiffers} frames change their most likely class`);
     // Each chunk alone gives its rows of the batched result.

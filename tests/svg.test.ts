@@ -48,7 +48,7 @@ const turns = [
 ];
 
 describe("SVG timelines", () => {
-  const result = new DiarizationResult(turns, new Float32Array(3 * 4).fill(1), 4, 30)
+  const result = new DiarizationResult(turns, new Float32Array(3 * 4).fill(1), 4, 30, [])
     .withNames(["Alice", "Bob", 'Zoë <&> "x"'], [0.91, 0.8, 0.77]);
   const svg = result.toSVG();
 

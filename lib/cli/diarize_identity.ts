@@ -43,6 +43,8 @@ type OutputFormat = typeof FORMATS[number];
 /** The output, decided (and the transcript read) before any audio is processed. */
 export interface DiarizeOutput {
   format: OutputFormat;
+  /** RTTM of the exclusive diarization (`--exclusive`). */
+  exclusive: boolean;
   transcript?: Transcript;
   tolerance?: number;
   svg?: string;
@@ -58,12 +60,17 @@ export function planDiarizeOutput(args: Args): DiarizeOutput {
   if (asked !== undefined && legacy !== undefined && asked !== legacy) {
     throw new UsageError(`--${legacy} and --format ${asked} disagree`);
   }
+  const exclusive = flag(args, "exclusive");
   const path = stringOption(args, "transcript");
   const tolerance = secondsOption(args, "transcript-tolerance");
   if (path === undefined) {
     if (asked === "srt" || asked === "vtt") throw new UsageError(`--format ${asked} needs --transcript FILE`);
     if (tolerance !== undefined) throw new UsageError("--transcript-tolerance goes with --transcript");
-    return { format: (asked ?? legacy ?? "rttm") as OutputFormat, svg: stringOption(args, "svg") };
+    const format = (asked ?? legacy ?? "rttm") as OutputFormat;
+    if (exclusive && format !== "rttm") {
+      throw new UsageError("--exclusive chooses the RTTM's (or a transcript's) turns; the JSON holds both");
+    }
+    return { format, exclusive, svg: stringOption(args, "svg") };
   }
   if ((asked ?? legacy) === "rttm") {
     throw new UsageError("a labelled transcript is written as json, srt or vtt, not rttm");
@@ -71,6 +78,7 @@ export function planDiarizeOutput(args: Args): DiarizeOutput {
   const transcript = parseTranscript(readText(path), path);
   return {
     format: (asked ?? legacy ?? transcript.format) as OutputFormat,
+    exclusive,
     transcript,
     tolerance,
     svg: stringOption(args, "svg"),
@@ -114,9 +122,15 @@ export function renderDiarizeOutput(
       writeOutput(plan.svg, result.toSVG({ title: `${name}: ${result.speakers.length} speakers` }));
     }
     if (plan.transcript) {
-      const labelled = assignSpeakers(plan.transcript, result, { tolerance: plan.tolerance });
+      const turns = {
+        segments: plan.exclusive ? result.exclusiveSegments : result.segments,
+        speakers: result.speakers,
+      };
+      const labelled = assignSpeakers(plan.transcript, turns, { tolerance: plan.tolerance });
       return formatTranscript(labelled, plan.format as TranscriptFormat);
     }
   }
-  return plan.format === "json" ? JSON.stringify({ file, ...result.toJSON() }) + "\n" : result.toRTTM(uri);
+  return plan.format === "json"
+    ? JSON.stringify({ file, ...result.toJSON() }) + "\n"
+    : result.toRTTM(uri, { exclusive: plan.exclusive });
 }

@@ -44,6 +44,11 @@ export interface LocalOptions {
   batchSize: number;
   /** Compute the embedding network's trunk once per chunk for all its speakers (default) or once per speaker. */
   shareTrunk: boolean;
+  /**
+   * Pool each speaker's embedding over the frames where it speaks alone, when enough remain
+   * (pyannote's `embedding_exclude_overlap`, on in both published pipelines); else over all its frames.
+   */
+  excludeOverlap?: boolean;
   /** Total number of 16 kHz samples when known in advance, for progress totals. */
   expectedSamples?: number;
   onProgress?: (progress: DiarizationProgress) => void;
@@ -134,7 +139,7 @@ export async function processChunks(
 ): Promise<LocalResults> {
   const { window, step, batchSize, signal, onProgress, label } = options;
   const numFrames = SegmentationModel.framesFor(window);
-  const minClean = minCleanFrames(numFrames, window);
+  const minClean = options.excludeOverlap === false ? Infinity : minCleanFrames(numFrames, window);
   const total = options.expectedSamples === undefined
     ? undefined
     : countChunks(options.expectedSamples, window, step);

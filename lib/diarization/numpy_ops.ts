@@ -14,7 +14,7 @@ const f32 = Math.fround;
  * eight interleaved partial sums up to 128, halving (at a multiple of 8) above that. Float32 rounding via
  * `Math.fround` of float64 results is exact for sums (float64 has more than twice float32's precision).
  */
-function pairwiseSumF32(v: Float32Array, start: number, count: number): number {
+export function pairwiseSumF32(v: Float32Array, start: number, count: number): number {
   if (count < 8) {
     let s = 0;
     for (let i = 0; i < count; i++) s = f32(s + v[start + i]);
@@ -89,14 +89,14 @@ export function meanRowsF32(
 }
 
 /**
- * Euclidean norms of float32 rows in float64, summed in order from zero as scipy's cosine `cdist` does.
+ * Euclidean norms of float32 (or float64) rows in float64, summed in order from zero as scipy's cosine `cdist` does.
  *
  * @param x row-major float32 matrix
  * @param n number of rows
  * @param dim values per row
  * @returns one norm per row
  */
-export function rowNormsF64(x: Float32Array, n: number, dim: number): Float64Array {
+export function rowNormsF64(x: Float32Array | Float64Array, n: number, dim: number): Float64Array {
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -120,10 +120,10 @@ export function rowNormsF64(x: Float32Array, n: number, dim: number): Float64Arr
  * @returns `1 - cos`, NaN when a norm is zero (as scipy gives)
  */
 export function cosineDistance(
-  a: Float32Array,
+  a: Float32Array | Float64Array,
   i: number,
   normA: number,
-  b: Float32Array,
+  b: Float32Array | Float64Array,
   j: number,
   normB: number,
   dim: number,

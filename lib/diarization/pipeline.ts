@@ -1,7 +1,9 @@
 /**
- * Speaker diarization, pyannote `speaker-diarization-3.1` computed exactly: segmentation-3.0 on 10 s
- * chunks every second, WeSpeaker ResNet34-LM embeddings of each chunk's local speakers (the trunk
- * computed once per chunk), agglomerative clustering, and overlap-add reconstruction.
+ * Speaker diarization, pyannote's pipelines computed exactly: `speaker-diarization-community-1`
+ * (pyannote.audio 4's default: VBx clustering over PLDA features) and `speaker-diarization-3.1`
+ * (agglomerative clustering). Both run segmentation-3.0 on 10 s chunks every second, WeSpeaker
+ * ResNet34-LM embeddings of each chunk's local speakers (the trunk computed once per chunk), clustering,
+ * and overlap-add reconstruction.
  *
  * @module
  */
@@ -10,14 +12,19 @@ import { arch } from "node:os";
 import { MODEL_SAMPLE_RATE, toModelRate } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
 import { WeSpeakerModel } from "../model.ts";
-import type { PretrainedOptions } from "../hub/pretrained.ts";
 import type { AudioSource } from "../audio/sample_stream.ts";
 import { SegmentationModel } from "../segmentation.ts";
 import { type AudioInput, type FileOptions, openAudioStream } from "../audio/open.ts";
 import type { TieOrder } from "./argsort.ts";
 import { DIARIZATION_31_CLUSTERING } from "./clustering.ts";
 import { type DiarizationProgress, processChunks } from "./local.ts";
-import { diarizeLocalResults } from "./global.ts";
+import { type ClusteringSettings, diarizeLocalResults } from "./global.ts";
+import {
+  COMMUNITY_1_PIPELINE,
+  loadPipeline,
+  type PipelineLoadOptions,
+  type PipelineSettings,
+} from "./pretrained.ts";
 import type { DiarizationResult, SpeakerNamer } from "./result.ts";
 
 export type { DiarizationProgress };
@@ -30,15 +37,16 @@ export interface DiarizeOptions extends FileOptions {
   minSpeakers?: number;
   /** Most speakers (default: no bound); also caps how many speak at once. */
   maxSpeakers?: number;
-  /** One speaker at a time: overlapped speech goes to the most active speaker (default false). */
-  exclusive?: boolean;
-  /** Distance between 10 s chunk starts in seconds (default 1, pyannote's 10% of the chunk). */
+  /** Distance between 10 s chunk starts in seconds (default: the pipeline's, 1 s in both published ones). */
   step?: number;
-  /** Gaps shorter than this between turns of one speaker are filled, in seconds (default 0, as in 3.1). */
+  /** Gaps shorter than this between turns of one speaker are filled, in seconds (default: the pipeline's, 0). */
   minDurationOff?: number;
-  /** Clustering threshold on the linkage height (default 0.7045654963945799, 3.1's). */
+  /**
+   * Cut height of the agglomerative clustering (3.1: 0.7045654963945799) or of VBx's agglomerative
+   * initialisation (community-1: 0.6). Default: the pipeline's.
+   */
   threshold?: number;
-  /** Smallest cluster kept on its own (default 12, 3.1's; reduced for short files as pyannote does). */
+  /** Smallest cluster kept on its own (agglomerative clustering only; 3.1: 12, reduced for short files). */
   minClusterSize?: number;
   /**
    * How frames where several speakers are equally active are broken when the speaker count selects
@@ -65,13 +73,16 @@ export interface DiarizeOptions extends FileOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link DiarizationPipeline.fromPretrained}. */
-export interface DiarizationPretrainedOptions extends Omit<PretrainedOptions, "repo"> {
-  /** Segmentation model: a Hub repo or local checkpoint (default `pyannote/segmentation-3.0`, gated). */
-  segmentation?: string;
-  /** Embedding model: a Hub repo or local checkpoint (default: `WeSpeakerModel.fromPretrained`'s). */
-  embedding?: string;
-}
+/** Options of {@link DiarizationPipeline.fromPretrained}: the Hub's, and models to use instead of the config's. */
+export type DiarizationPretrainedOptions = PipelineLoadOptions;
+
+/** `speaker-diarization-3.1`'s settings: what {@link DiarizationPipeline.load} and the constructor default to. */
+export const DIARIZATION_31_SETTINGS: PipelineSettings = {
+  clustering: { method: "AgglomerativeClustering", ...DIARIZATION_31_CLUSTERING },
+  step: 1,
+  minDurationOff: 0,
+  excludeOverlap: true,
+};
 
 function positiveInteger(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
@@ -86,12 +97,13 @@ function nonNegative(name: string, value: number | undefined): void {
 }
 
 /**
- * The diarization pipeline: a segmentation model and an embedding model.
+ * The diarization pipeline: a segmentation model, an embedding model and the settings of its config
+ * (the clustering and its parameters).
  *
  * ```ts
- * using pipeline = await DiarizationPipeline.fromPretrained({ token: "hf_…" });
+ * using pipeline = await DiarizationPipeline.fromPretrained(); // community-1, as pyannote.audio 4
  * const result = await pipeline.diarizeFile("meeting.wav", { maxSpeakers: 4 });
- * console.log(result.toRTTM("meeting"));
+ * console.log(result.toRTTM("meeting"), result.toRTTM("meeting", { exclusive: true }));
  * ```
  */
 export class DiarizationPipeline implements Disposable {
@@ -99,15 +111,26 @@ export class DiarizationPipeline implements Disposable {
   readonly segmentation: SegmentationModel;
   /** The speaker embedding model (WeSpeaker ResNet34-LM). */
   readonly embedding: WeSpeakerModel;
+  /** The clustering, chunk step, gap filling and embedding pooling the pipeline's config chose. */
+  readonly settings: PipelineSettings;
 
-  /** A pipeline over two loaded models; {@link close} closes both. */
-  constructor(segmentation: SegmentationModel, embedding: WeSpeakerModel) {
+  /**
+   * A pipeline over two loaded models; {@link close} closes both.
+   *
+   * @param settings default: speaker-diarization-3.1's ({@link DIARIZATION_31_SETTINGS})
+   */
+  constructor(
+    segmentation: SegmentationModel,
+    embedding: WeSpeakerModel,
+    settings: PipelineSettings = DIARIZATION_31_SETTINGS,
+  ) {
     this.segmentation = segmentation;
     this.embedding = embedding;
+    this.settings = settings;
   }
 
   /**
-   * Loads both models from local files: converted `.safetensors`, or any checkpoint the CLI takes
+   * Loads both models from local files, as a speaker-diarization-3.1 pipeline: converted `.safetensors`, or any checkpoint the CLI takes
    * (pyannote `pytorch_model.bin`, WeSpeaker `avg_model.pt`, ONNX, or a directory holding one), converted
    * on first use and cached like `fromPretrained`'s.
    *
@@ -133,22 +156,34 @@ export class DiarizationPipeline implements Disposable {
   }
 
   /**
-   * Loads both models from the Hugging Face Hub (or local checkpoints), converting them on first use.
-   * `pyannote/segmentation-3.0` is gated: accept its conditions on the Hub and pass `token` (or set
-   * `HF_TOKEN`).
+   * Loads a pipeline by its Hub id or from a local directory, as pyannote.audio 4's
+   * `Pipeline.from_pretrained` does: its `config.yaml` names the models, the clustering and its
+   * parameters; models and PLDA are downloaded (or found in the Hub cache) and converted on first use.
+   * Without an id, `pyannote/speaker-diarization-community-1` (pyannote.audio 4's default);
+   * `pyannote/speaker-diarization-3.1` is the other published one. Both are gated on the Hub (3.1 through
+   * `pyannote/segmentation-3.0`): accept their conditions and pass `token` (or set `HF_TOKEN`).
+   *
+   * ```ts
+   * using c1 = await DiarizationPipeline.fromPretrained({ token });
+   * using v31 = await DiarizationPipeline.fromPretrained("pyannote/speaker-diarization-3.1", { token });
+   * using local = await DiarizationPipeline.fromPretrained("./speaker-diarization-community-1");
+   * ```
+   *
+   * @param pipeline a Hub repo id, a local directory holding `config.yaml`, or such a file's path
+   * @param options Hub options (token, revision, cache, offline…); `segmentation` / `embedding` replace
+   *   the config's models
+   * @throws {WeSpeakerError} the Hub's errors; `invalid-weights` naming the config key, file or array
+   *   that cannot be used
    */
-  static async fromPretrained(options: DiarizationPretrainedOptions = {}): Promise<DiarizationPipeline> {
-    const { segmentation: segRepo, embedding: embRepo, ...hub } = options;
-    const segmentation = await SegmentationModel.fromPretrained({ ...hub, repo: segRepo });
-    try {
-      return new DiarizationPipeline(
-        segmentation,
-        await WeSpeakerModel.fromPretrained({ ...hub, repo: embRepo }),
-      );
-    } catch (err) {
-      segmentation.close();
-      throw err;
-    }
+  static async fromPretrained(
+    pipeline?: string | DiarizationPretrainedOptions,
+    options: DiarizationPretrainedOptions = {},
+  ): Promise<DiarizationPipeline> {
+    const [id, opts] = typeof pipeline === "string"
+      ? [pipeline, options]
+      : [COMMUNITY_1_PIPELINE, pipeline ?? options];
+    const { segmentation, embedding, settings } = await loadPipeline(id, opts);
+    return new DiarizationPipeline(segmentation, embedding, settings);
   }
 
   /**
@@ -202,7 +237,7 @@ export class DiarizationPipeline implements Disposable {
     positiveInteger("minClusterSize", options.minClusterSize);
     nonNegative("minDurationOff", options.minDurationOff);
     nonNegative("threshold", options.threshold);
-    const stepSeconds = options.step ?? 1;
+    const stepSeconds = options.step ?? this.settings.step;
     if (!(typeof stepSeconds === "number" && stepSeconds > 0 && stepSeconds <= 10)) {
       throw new WeSpeakerError("invalid-argument", `step must be in (0, 10] seconds, got ${stepSeconds}`);
     }
@@ -222,6 +257,7 @@ export class DiarizationPipeline implements Disposable {
       step,
       batchSize: options.batchSize ?? 8,
       shareTrunk: options.shareTrunk ?? true,
+      excludeOverlap: this.settings.excludeOverlap,
       expectedSamples: expected,
       onProgress: options.onProgress,
       signal: options.signal,
@@ -233,15 +269,32 @@ export class DiarizationPipeline implements Disposable {
       minSpeakers,
       maxSpeakers,
       numSpeakers: minSpeakers === maxSpeakers ? minSpeakers : undefined,
-      exclusive: options.exclusive ?? false,
-      minDurationOff: options.minDurationOff ?? 0,
-      threshold: options.threshold ?? DIARIZATION_31_CLUSTERING.threshold,
-      minClusterSize: options.minClusterSize ?? DIARIZATION_31_CLUSTERING.minClusterSize,
+      minDurationOff: options.minDurationOff ?? this.settings.minDurationOff,
+      clustering: this.#clustering(options),
       tieOrder: options.tieOrder ?? (arch() === "x64" ? "numpy-x86-simd" : "numpy-generic"),
       label,
       onProgress: options.onProgress,
     });
     return options.registry ? await options.registry.nameSpeakers(result, { model: this.embedding }) : result;
+  }
+
+  /** The configured clustering with the call's overrides. */
+  #clustering(options: DiarizeOptions): ClusteringSettings {
+    const base = this.settings.clustering;
+    if (base.method === "VBxClustering") {
+      if (options.minClusterSize !== undefined) {
+        throw new WeSpeakerError(
+          "invalid-argument",
+          "minClusterSize applies to agglomerative clustering only, not VBx",
+        );
+      }
+      return { ...base, threshold: options.threshold ?? base.threshold };
+    }
+    return {
+      ...base,
+      threshold: options.threshold ?? base.threshold,
+      minClusterSize: options.minClusterSize ?? base.minClusterSize,
+    };
   }
 
   /** Closes both models. Idempotent. */

@@ -91,6 +91,13 @@ async function hubWeightFile(repo: string, options: PretrainedOptions): Promise<
   );
 }
 
+/**
+ * Revision of what the converters write, part of a converted file's name in the cache, so that a file
+ * converted by an older version is not reused: 2 computes SincNet's filters in float32 as PyTorch does
+ * (1 computed them in float64).
+ */
+const CONVERTED_REVISION = 2;
+
 // The sha256 of a cached Hub LFS file is its blob name; anything else is hashed.
 async function sourceDigest(path: string, bytes: Uint8Array): Promise<string> {
   const blob = basename(await realpath(path));
@@ -110,7 +117,7 @@ export async function resolvePretrained(options: PretrainedOptions = {}): Promis
   if (detectFormat(bytes, path) === "safetensors") return path;
 
   const dir = convertedCacheDir(options);
-  const converted = join(dir, `${await sourceDigest(path, bytes)}.safetensors`);
+  const converted = join(dir, `${await sourceDigest(path, bytes)}.r${CONVERTED_REVISION}.safetensors`);
   if (existsSync(converted)) return converted;
   await writeConverted(
     converted,

@@ -2,10 +2,10 @@ import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { WeSpeakerError } from "../../errors.ts";
 import { DiarizationPipeline, type DiarizeOptions } from "../../diarization/pipeline.ts";
-import { SEGMENTATION_REPO } from "../../hub/pretrained.ts";
+import { COMMUNITY_1_PIPELINE } from "../../diarization/pretrained.ts";
 import { diarizeChannels } from "../../channels.ts";
+import type { WeSpeakerModel } from "../../model.ts";
 import { diarizationProgressBar, progressBar } from "../../progress.ts";
-import { SegmentationModel } from "../../segmentation.ts";
 import { type Command, countOption, flag, secondsOption, stringOption, UsageError } from "../command.ts";
 import {
   DIARIZE_IDENTITY_HELP,
@@ -18,29 +18,33 @@ import { MODEL_HELP, MODEL_OPTIONS, withModel } from "../model_options.ts";
 import { OUTPUT_OPTION, writeOutput } from "../output.ts";
 import { AUDIO_HELP, AUDIO_OPTIONS, audioArgs, channelChoice, eachInput } from "../inputs.ts";
 
-/** `wespeaker diarize FILE...`: who spoke when, pyannote speaker-diarization-3.1. */
+/** `wespeaker diarize FILE...`: who spoke when, with a pyannote pipeline (community-1 or 3.1). */
 export const diarize: Command = {
   name: "diarize",
-  summary: "who spoke when in audio files (pyannote speaker-diarization-3.1)",
-  help: `usage: wespeaker diarize [MODEL] [--segmentation S] [options] FILE...
+  summary: "who spoke when in audio files (pyannote speaker-diarization-community-1 or -3.1)",
+  help: `usage: wespeaker diarize [--pipeline P] [MODEL] [--segmentation S] [options] FILE...
 
 Prints RTTM, one uri per file (the file name without extension; 'stdin' for -), or with --json one line
-{"file", "duration", "speakers", "segments", "speakerEmbeddings"} per file. With --output-dir, one
-file per input there instead (DIR/<uri>.rttm or .json). With --channel each, every channel is diarized
-on its own and its speakers are named CH<N>_SPEAKER_<K> (JSON: {"file", "channels": [{"channel", ...}]}).
-A file that fails is reported on stderr and the others go on; the exit status is then 1. Stage progress
-goes to stderr.
+{"file", "duration", "speakers", "segments", "exclusiveSegments", "speakerEmbeddings"} per file. With
+--output-dir, one file per input there instead (DIR/<uri>.rttm or .json). With --channel each, every
+channel is diarized on its own and its speakers are named CH<N>_SPEAKER_<K> (JSON: {"file", "channels":
+[{"channel", ...}]}). A file that fails is reported on stderr and the others go on; the exit status is
+then 1. Stage progress goes to stderr.
 
 options:
-${MODEL_HELP}
-  -s, --segmentation S        segmentation model: a Hub repo, a local checkpoint or .safetensors
-                              (default: ${SEGMENTATION_REPO}, gated: set HF_TOKEN)
+  -p, --pipeline P            a pipeline: Hub repo id or local directory with its config.yaml
+                              (default: ${COMMUNITY_1_PIPELINE}, gated: set HF_TOKEN;
+                              pyannote/speaker-diarization-3.1 is the other published one)
+${MODEL_HELP.replace(/\(default: [^)]*\)/, "(default: the pipeline's)")}
+  -s, --segmentation S        segmentation model instead of the pipeline's: a Hub repo, a local
+                              checkpoint or .safetensors
   -n, --num-speakers N        exact number of speakers
       --min-speakers N        fewest speakers
       --max-speakers N        most speakers (also caps simultaneous speakers)
-      --exclusive             one speaker at a time
+      --exclusive             the exclusive diarization (one speaker at a time)
       --min-duration-off S    fill gaps shorter than S seconds between one speaker's turns
-      --step S                distance between 10 s chunk starts in seconds (default 1)
+      --step S                distance between 10 s chunk starts in seconds (default: the
+                              pipeline's, 1)
 ${AUDIO_HELP}
       --rttm                  RTTM output (the default)
       --json                  JSON output
@@ -51,6 +55,7 @@ ${DIARIZE_IDENTITY_HELP}
     ...MODEL_OPTIONS,
     ...OUTPUT_OPTION,
     ...AUDIO_OPTIONS,
+    pipeline: { type: "string", short: "p" },
     segmentation: { type: "string", short: "s" },
     "num-speakers": { type: "string", short: "n" },
     "min-speakers": { type: "string" },
@@ -81,31 +86,35 @@ ${DIARIZE_IDENTITY_HELP}
       numSpeakers: countOption(args, "num-speakers"),
       minSpeakers: countOption(args, "min-speakers"),
       maxSpeakers: countOption(args, "max-speakers"),
-      exclusive: flag(args, "exclusive"),
       minDurationOff: secondsOption(args, "min-duration-off"),
       step: secondsOption(args, "step"),
     };
     const inputs = await audioArgs(args, args.positionals);
-    using segmentation = await SegmentationModel.fromPretrained({
-      repo: stringOption(args, "segmentation"),
-      onProgress: progressBar(),
-    });
     const outputs: string[] = [];
     const progress = (file: string) => diarizationProgressBar(inputs.length > 1 ? file : undefined);
-    const failed = await withModel(args, (embedding) =>
-      withNamingRegistry(args, embedding, (registry) => {
-        const pipeline = new DiarizationPipeline(segmentation, embedding);
-        return eachInput(inputs, async ({ file, input, options: audio }) => {
-          const uri = file === "-" ? "stdin" : basename(file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
-          const audioOptions = { ...options, ...audio, registry, onProgress: progress(file) };
-          const result = choice === "each"
-            ? await diarizeChannels(pipeline, input, audioOptions)
-            : await pipeline.diarizeFile(input, { ...audioOptions, channel: choice });
-          const text = renderDiarizeOutput(plan, file, uri, result);
-          if (outputDir !== undefined) writeOutput(join(outputDir, `${uri}.${plan.format}`), text);
-          else outputs.push(text);
-        });
-      }));
+    const diarizeAll = async (embedding?: WeSpeakerModel) => {
+      using pipeline = await DiarizationPipeline.fromPretrained(
+        stringOption(args, "pipeline") ?? COMMUNITY_1_PIPELINE,
+        { segmentation: stringOption(args, "segmentation"), embedding, onProgress: progressBar() },
+      );
+      return await withNamingRegistry(
+        args,
+        pipeline.embedding,
+        (registry) =>
+          eachInput(inputs, async ({ file, input, options: audio }) => {
+            const uri = file === "-" ? "stdin" : basename(file).replace(/\.[^.]*$/, "").replace(/\s/g, "_");
+            const audioOptions = { ...options, ...audio, registry, onProgress: progress(file) };
+            const result = choice === "each"
+              ? await diarizeChannels(pipeline, input, audioOptions)
+              : await pipeline.diarizeFile(input, { ...audioOptions, channel: choice });
+            const text = renderDiarizeOutput(plan, file, uri, result);
+            if (outputDir !== undefined) writeOutput(join(outputDir, `${uri}.${plan.format}`), text);
+            else outputs.push(text);
+          }),
+      );
+    };
+    const ownModel = stringOption(args, "weights") !== undefined || stringOption(args, "model") !== undefined;
+    const failed = ownModel ? await withModel(args, diarizeAll) : await diarizeAll();
     if (outputDir === undefined) writeOutput(output, outputs.join(""));
     return failed > 0 ? 1 : 0;
   },

@@ -1,7 +1,7 @@
 /**
  * pyannote segmentation-3.0's PyTorch state dict → the safetensors file libwespeaker loads. Everything
  * is copied as is but SincNet's parametrised filterbank, whose filters are computed here once, in
- * float64, exactly as asteroid-filterbanks' ParamSincFB computes them at every forward pass.
+ * float32 and in the same order, as asteroid-filterbanks' ParamSincFB computes them at every forward pass.
  *
  * @module
  */
@@ -58,24 +58,36 @@ export function sincFilters(
   n: Float32Array,
   window: Float32Array,
 ) {
+  // Every operation rounds to float32 in PyTorch's order: pyannote computes these filters in float32,
+  // and sin/cos of arguments up to ~400 rad rounded to float32 move its log-probabilities by up to 4e-5
+  // from the float64 filters, enough to flip near-tied frames of the powerset argmax.
+  const f32 = Math.fround;
   const half = SINC_FILTERS / 2;
   const out = new Float32Array(SINC_FILTERS * SINC_KERNEL);
   for (let f = 0; f < half; f++) {
-    const low = MIN_LOW_HZ + Math.abs(lowHz[f]);
-    const high = Math.min(Math.max(low + MIN_BAND_HZ + Math.abs(bandHz[f]), MIN_LOW_HZ), NYQUIST_HZ);
-    const band = high - low;
+    const low = f32(MIN_LOW_HZ + Math.abs(lowHz[f]));
+    const high = Math.min(
+      Math.max(f32(f32(low + MIN_BAND_HZ) + Math.abs(bandHz[f])), MIN_LOW_HZ),
+      NYQUIST_HZ,
+    );
+    const twoBand = f32(2 * f32(high - low));
     const cos = out.subarray(f * SINC_KERNEL, (f + 1) * SINC_KERNEL);
     const sin = out.subarray((f + half) * SINC_KERNEL, (f + half + 1) * SINC_KERNEL);
     for (let t = 0; t < HALF_KERNEL; t++) {
-      const scale = window[t] / (n[t] / 2) / (2 * band);
-      const even = (Math.sin(high * n[t]) - Math.sin(low * n[t])) * scale;
-      const odd = (Math.cos(low * n[t]) - Math.cos(high * n[t])) * scale;
+      const ftLow = f32(low * n[t]), ftHigh = f32(high * n[t]);
+      const halfN = f32(n[t] / 2);
+      const even = f32(
+        f32(f32(f32(f32(Math.sin(ftHigh)) - f32(Math.sin(ftLow))) / halfN) * window[t]) / twoBand,
+      );
+      const odd = f32(
+        f32(f32(f32(f32(Math.cos(ftLow)) - f32(Math.cos(ftHigh))) / halfN) * window[t]) / twoBand,
+      );
       cos[t] = even;
       cos[SINC_KERNEL - 1 - t] = even;
       sin[t] = odd;
       sin[SINC_KERNEL - 1 - t] = -odd;
     }
-    cos[HALF_KERNEL] = 1; // ParamSincFB's centre tap 2·band, normalised by 2·band like every tap
+    cos[HALF_KERNEL] = 1; // ParamSincFB's centre tap 2·band, divided by 2·band like every tap
     sin[HALF_KERNEL] = 0;
   }
   return out;
