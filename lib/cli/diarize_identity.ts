@@ -68,7 +68,7 @@ export function planDiarizeOutput(args: Args): DiarizeOutput {
     if (tolerance !== undefined) throw new UsageError("--transcript-tolerance goes with --transcript");
     const format = (asked ?? legacy ?? "rttm") as OutputFormat;
     if (exclusive && format !== "rttm") {
-      throw new UsageError("--exclusive chooses the RTTM's (or a transcript's) turns; the JSON holds both");
+      throw new UsageError("--exclusive chooses the RTTM's turns; the JSON holds both diarizations");
     }
     return { format, exclusive, svg: stringOption(args, "svg") };
   }

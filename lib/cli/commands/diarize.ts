@@ -6,6 +6,7 @@ import { COMMUNITY_1_PIPELINE } from "../../diarization/pretrained.ts";
 import { diarizeChannels } from "../../channels.ts";
 import type { WeSpeakerModel } from "../../model.ts";
 import { diarizationProgressBar, progressBar } from "../../progress.ts";
+import { SegmentationModel } from "../../segmentation.ts";
 import { type Command, countOption, flag, secondsOption, stringOption, UsageError } from "../command.ts";
 import {
   DIARIZE_IDENTITY_HELP,
@@ -34,7 +35,8 @@ then 1. Stage progress goes to stderr.
 options:
   -p, --pipeline P            a pipeline: Hub repo id or local directory with its config.yaml
                               (default: ${COMMUNITY_1_PIPELINE}, gated: set HF_TOKEN;
-                              pyannote/speaker-diarization-3.1 is the other published one)
+                              pyannote/speaker-diarization-3.1 is the other published one; with
+                              both MODEL and -s given and no -p: speaker-diarization-3.1 over them)
 ${MODEL_HELP.replace(/\(default: [^)]*\)/, "(default: the pipeline's)")}
   -s, --segmentation S        segmentation model instead of the pipeline's: a Hub repo, a local
                               checkpoint or .safetensors
@@ -92,11 +94,25 @@ ${DIARIZE_IDENTITY_HELP}
     const inputs = await audioArgs(args, args.positionals);
     const outputs: string[] = [];
     const progress = (file: string) => diarizationProgressBar(inputs.length > 1 ? file : undefined);
-    const diarizeAll = async (embedding?: WeSpeakerModel) => {
-      using pipeline = await DiarizationPipeline.fromPretrained(
-        stringOption(args, "pipeline") ?? COMMUNITY_1_PIPELINE,
-        { segmentation: stringOption(args, "segmentation"), embedding, onProgress: progressBar() },
+    const pipelineId = stringOption(args, "pipeline");
+    const segmentationRepo = stringOption(args, "segmentation");
+    const open = async (embedding?: WeSpeakerModel) => {
+      // Both networks given and no pipeline: speaker-diarization-3.1 over them, which needs nothing else
+      // (community-1 also needs its PLDA, which only its repository or directory holds).
+      if (pipelineId === undefined && segmentationRepo !== undefined && embedding !== undefined) {
+        const segmentation = await SegmentationModel.fromPretrained({
+          repo: segmentationRepo,
+          onProgress: progressBar(),
+        });
+        return new DiarizationPipeline(segmentation, embedding);
+      }
+      return await DiarizationPipeline.fromPretrained(
+        pipelineId ?? COMMUNITY_1_PIPELINE,
+        { segmentation: segmentationRepo, embedding, onProgress: progressBar() },
       );
+    };
+    const diarizeAll = async (embedding?: WeSpeakerModel) => {
+      using pipeline = await open(embedding);
       return await withNamingRegistry(
         args,
         pipeline.embedding,
