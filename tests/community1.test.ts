@@ -246,20 +246,19 @@ describe("community-1 end to end against pyannote.audio 4", {
     if (repoDir) rmSync(await repoDir, { recursive: true, force: true });
   });
 
-  // One test per recording (about 20 s of work each on 2 cores, more under load), the pipeline loaded
-  // anew each time from the directory, whose converted models are cached after the first.
+  // One test per recording and setting (up to 30 s of work each on 2 cores, several times that under
+  // load), the pipeline loaded anew from the directory each time: its converted models are cached.
   for (const [name, rec] of recordings) {
-    test(`fromPretrained(local directory): ${name}, every speaker-count setting`, async () => {
-      const dir = await standInDirectory();
-      using pipeline = await DiarizationPipeline.fromPretrained(dir, {
-        convertedCacheDir: join(dir, ".converted"),
+    for (const run of rec.runs) {
+      test(`fromPretrained(local directory): ${name}, ${describeSetting(run.setting)}`, async () => {
+        const dir = await standInDirectory();
+        using pipeline = await DiarizationPipeline.fromPretrained(dir, {
+          convertedCacheDir: join(dir, ".converted"),
+        });
+        assert.equal(pipeline.settings.clustering.method, "VBxClustering");
+        await assertMatchesGolden(await pipeline.diarizeFile(`${speech}${name}.wav`, run.setting), run, name);
       });
-      assert.equal(pipeline.settings.clustering.method, "VBxClustering");
-      for (const run of rec.runs) {
-        const result = await pipeline.diarizeFile(`${speech}${name}.wav`, run.setting);
-        await assertMatchesGolden(result, run, name);
-      }
-    });
+    }
   }
 
   test("fromPretrained(Hub id) through the fake Hub: gated, downloaded, cached, the same result", async () => {
