@@ -83,6 +83,7 @@ export function diarizeLocalResults(local: LocalResults, options: GlobalOptions)
     frameCount,
     chunks,
     SEGMENTATION_FRAMES,
+    { tieOrder: options.tieOrder },
   );
   // The last chunk is zero-padded to 10 s, and pyannote can report speech in that padding: turns are
   // clipped to the audio instead.
