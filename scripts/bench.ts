@@ -14,7 +14,8 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory (the roofline is always measured).
+ *   diarization, diarization-memory, diarization-race, diarization-profile (the roofline is always
+ *   measured).
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
  *   exported to ONNX for the peers; otherwise seeded random weights (compute cost does not depend
  *   on the values).
@@ -49,6 +50,23 @@ import {
   isDiarizationJob,
   runDiarizationJob,
 } from "./bench/diarization.ts";
+import {
+  collectRace,
+  isRaceJob,
+  type RaceJob,
+  raceJson,
+  raceReport,
+  type RaceResults,
+  runRaceJob,
+} from "./bench/diarization_race.ts";
+import {
+  collectProfile,
+  isProfileJob,
+  type ProfileJob,
+  profileReport,
+  type ProfileResult,
+  runProfileJob,
+} from "./bench/diarization_profile.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
 import {
@@ -68,7 +86,15 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS] as const;
+const GROUPS = [
+  "embedding",
+  "fbank",
+  "cold",
+  "memory",
+  ...DIARIZATION_GROUPS,
+  "diarization-race",
+  "diarization-profile",
+] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -121,7 +147,9 @@ type Job =
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
-  | DiarizationJob;
+  | DiarizationJob
+  | RaceJob
+  | ProfileJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
@@ -350,6 +378,8 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      if (isRaceJob(job)) return await runRaceJob(job);
+      if (isProfileJob(job)) return await runProfileJob(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
 }
@@ -508,6 +538,10 @@ interface Results {
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
   diarization: DiarizationResults;
+  /** sherpa-onnx-node's OfflineSpeakerDiarization against ours; absent unless selected. */
+  race?: RaceResults;
+  /** Where a diarize call's time goes; absent unless selected. */
+  profile?: ProfileResult;
   failures: string[];
   elapsedSeconds: number;
 }
@@ -591,6 +625,18 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     tmp: models.tmp,
   });
 
+  const race = groups.includes("diarization-race")
+    ? await collectRace({
+      ...settings,
+      segmentation: models.segmentation!,
+      weights: models.weights,
+      tmp: models.tmp,
+    })
+    : undefined;
+  const profile = groups.includes("diarization-profile")
+    ? collectProfile({ ...settings, segmentation: models.segmentation!, weights: models.weights })
+    : undefined;
+
   progress(`roofline again (${settings.rooflineRuns} runs)`);
   const roofEnd = await roofline(settings);
 
@@ -615,6 +661,8 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     cold,
     memory,
     diarization,
+    race,
+    profile,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -871,6 +919,8 @@ function report(results: Results, rows: EmbedRow[]): string {
       "Diarization",
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
+    ["Diarization race", results.race && raceReport(results.race)],
+    ["Diarization profile", results.profile && profileReport(results.profile)],
   ];
   return [
     header(results),
@@ -882,7 +932,7 @@ function report(results: Results, rows: EmbedRow[]): string {
 }
 
 function toJson(results: Results, rows: EmbedRow[]): unknown {
-  const { embed: _, cold, fbank, diarization, ...rest } = results;
+  const { embed: _, cold, fbank, diarization, race, ...rest } = results;
   return {
     ...rest,
     embedding: rows.map((row) => ({
@@ -905,6 +955,7 @@ function toJson(results: Results, rows: EmbedRow[]): unknown {
     resampleSummary: fbank && summarize(fbank.resampleSecondsPerCall),
     coldStart: cold && { wallSeconds: cold.seconds, phasesMs: cold.results },
     diarization: diarizationJson(diarization),
+    race: race && raceJson(race),
   };
 }
 
@@ -959,7 +1010,9 @@ async function prepareModels(
     models.onnx = join(tmp, "wespeaker-resnet34-lm.onnx");
     writeFileSync(models.onnx, await exportOnnx(readFileSync(weights), { source: weights }));
   }
-  if (groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
+  if (
+    groups.some((g) => g === "segmentation" || g.startsWith("diarization"))
+  ) {
     [models.segmentation, models.segmentationLabel] = await segmentationWeights(values.segmentation, tmp);
   }
   return models;
