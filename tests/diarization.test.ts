@@ -113,6 +113,35 @@ describe("diarization pipeline", () => {
     checkResult(shared, 12);
   });
 
+  test("chunks where nobody speaks get no trunk pass, and the output is pyannote's all the same", async () => {
+    using p = await pipeline();
+    // 10 s of speech, 13 s of digital silence (the test model finds nobody there), 10 s of speech: the
+    // chunks starting at 10, 11, 12 and 13 s hear nothing at all.
+    const gap = new Float32Array(33 * 16000);
+    gap.set(segmentationWaveform({ kind: "speech", seed: 7 }, 10 * 16000));
+    gap.set(segmentationWaveform({ kind: "speech", seed: 8 }, 10 * 16000), 23 * 16000);
+    const embedded: number[] = [];
+    const original = p.embedding.embedMaskedAsync.bind(p.embedding);
+    p.embedding.embedMaskedAsync = (fbanks, ...rest) => {
+      embedded.push(fbanks.length);
+      return original(fbanks, ...rest);
+    };
+    const shared = await p.diarize(gap, 16000, { batchSize: 5 });
+    const trunkPasses = embedded.reduce((a, b) => a + b, 0);
+    assert.equal(trunkPasses, 24 - 4, `${embedded.join(" + ")} trunk passes for 24 chunks, 4 of them silent`);
+    const separate = await p.diarize(gap, 16000, { batchSize: 5, shareTrunk: false });
+    assert.deepEqual(separate.segments, shared.segments);
+    assert.deepEqual(separate.speakers, shared.speakers);
+    // Pooling once per speaker from the shared trunk rounds differently from separate passes (test above);
+    // a speaker the count adds beyond the clusters has no embedding in either.
+    shared.speakerEmbeddings.forEach((e, i) => {
+      const other = separate.speakerEmbeddings[i];
+      if (e === null || other === null) assert.equal(e, other);
+      else assert.ok(WeSpeakerModel.cosineSimilarity(e, other) >= 0.99999);
+    });
+    checkResult(shared, 33);
+  });
+
   test("turns never run past the end of the audio (the last chunk's zero padding is cut off)", async () => {
     using p = await pipeline();
     // One sample past 10 s: the second chunk is almost all padding.

@@ -140,45 +140,75 @@ export async function processChunks(
   const chunks = new Float32Array(batchSize * window);
   let inBatch = 0;
   let firstChunk = 0;
+  // A batch's embeddings are computed while the next batch is read and segmented: the two models are
+  // separate native handles, and each fills the cores the other leaves idle between its kernels.
+  let pending: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  const settled = async () => {
+    await pending;
+    if (failure !== undefined) throw failure;
+  };
+  const located = (where: string, err: unknown) =>
+    err instanceof WeSpeakerError && err.code !== "aborted"
+      ? new WeSpeakerError(err.code, `${where}: ${err.message}`, { cause: err })
+      : err;
+  // One batch's raw embeddings, [chunks, 3, 256].
+  const embed = async (features: Fbank[], masks: Float32Array, active: boolean[]) => {
+    const size = LOCAL_SPEAKERS * EMBEDDING_DIM, perChunk = LOCAL_SPEAKERS * numFrames;
+    const out = new Float32Array(features.length * size);
+    const pooled = { raw: true, allowEmptyMasks: true };
+    if (!options.shareTrunk) {
+      // pyannote's way: one full network pass per (chunk, local speaker), silent speakers included.
+      for (let row = 0; row < features.length * LOCAL_SPEAKERS; row++) {
+        const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
+        const features1 = [features[Math.floor(row / LOCAL_SPEAKERS)]];
+        out.set(await embedding.embedMaskedAsync(features1, mask, 1, pooled), row * EMBEDDING_DIM);
+      }
+      return out;
+    }
+    // Chunks where nobody speaks: pyannote embeds them and never reads the result; no trunk pass here.
+    const which = features.flatMap((_, c) => (active[c] ? [c] : []));
+    if (which.length === 0) return out;
+    const rows = new Float32Array(which.length * perChunk);
+    which.forEach((c, i) => rows.set(masks.subarray(c * perChunk, (c + 1) * perChunk), i * perChunk));
+    const got = await embedding.embedMaskedAsync(which.map((c) => features[c]), rows, LOCAL_SPEAKERS, pooled);
+    which.forEach((c, i) => out.set(got.subarray(i * size, (i + 1) * size), c * size));
+    return out;
+  };
   const run = async () => {
     checkAborted();
-    const batch = chunks.subarray(0, inBatch * window);
-    const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
+    const count = inBatch, first = firstChunk;
+    const batch = chunks.subarray(0, count * window);
+    const where = `${label}, chunks from ${(first * step) / MODEL_SAMPLE_RATE} s`;
     try {
-      const binary = powersetToMultilabel(
-        await segmentation.segmentAsync(batch, inBatch),
-        numFrames,
-        inBatch,
-      );
-      binarized.push(binary);
-      onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
+      const segmented = segmentation.segmentAsync(batch, count);
+      // The features meanwhile, on this thread: they do not depend on the segmentation.
       const features: Fbank[] = [];
-      const masks = new Float32Array(inBatch * LOCAL_SPEAKERS * numFrames);
-      for (let c = 0; c < inBatch; c++) {
+      for (let c = 0; c < count; c++) {
         features.push(fbank(batch.subarray(c * window, (c + 1) * window)));
+      }
+      const binary = powersetToMultilabel(await segmented, numFrames, count);
+      const masks = new Float32Array(count * LOCAL_SPEAKERS * numFrames);
+      const active: boolean[] = [];
+      for (let c = 0; c < count; c++) {
         const local = binary.subarray(c * numFrames * LOCAL_SPEAKERS, (c + 1) * numFrames * LOCAL_SPEAKERS);
         speakerMasks(local, numFrames, minClean, masks.subarray(c * LOCAL_SPEAKERS * numFrames));
+        active.push(local.includes(1));
       }
-      const pooled = { raw: true, allowEmptyMasks: true };
-      if (options.shareTrunk) {
-        embeddings.push(await embedding.embedMaskedAsync(features, masks, LOCAL_SPEAKERS, pooled));
-      } else {
-        // pyannote's way: one full network pass per (chunk, local speaker), silent speakers included.
-        for (let row = 0; row < inBatch * LOCAL_SPEAKERS; row++) {
-          const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
-          const features1 = [features[Math.floor(row / LOCAL_SPEAKERS)]];
-          embeddings.push(await embedding.embedMaskedAsync(features1, mask, 1, pooled));
-        }
-      }
+      await settled(); // the previous batch's embeddings first: results stay in chunk order
+      binarized.push(binary);
+      onProgress?.({ stage: "segmentation", done: first + count, total });
+      pending = embed(features, masks, active).then((out) => {
+        embeddings.push(out);
+        onProgress?.({ stage: "embeddings", done: first + count, total });
+      }, (err) => {
+        failure ??= located(where, err);
+      });
     } catch (err) {
-      if (err instanceof WeSpeakerError && err.code !== "aborted") {
-        throw new WeSpeakerError(err.code, `${where}: ${err.message}`, { cause: err });
-      }
-      throw err;
+      throw located(where, err);
     }
-    firstChunk += inBatch;
+    firstChunk += count;
     inBatch = 0;
-    onProgress?.({ stage: "embeddings", done: firstChunk, total });
   };
   const addChunk = async (queue: SampleQueue, start: number, end: number) => {
     const chunk = chunks.subarray(inBatch * window, (inBatch + 1) * window);
@@ -187,38 +217,43 @@ export async function processChunks(
     if (++inBatch === batchSize) await run();
   };
 
-  checkAborted();
   const queue = new SampleQueue();
   let received = 0;
   let next = 0; // start of the next chunk, in samples
-  for await (const block of modelRateChunks(source)) {
-    if (!(block instanceof Float32Array)) {
-      throw new WeSpeakerError(
-        "invalid-argument",
-        `${label}: audio blocks must be Float32Arrays of mono samples`,
-      );
-    }
-    for (let i = 0; i < block.length; i++) {
-      if (!Number.isFinite(block[i])) {
+  try {
+    checkAborted();
+    for await (const block of modelRateChunks(source)) {
+      if (!(block instanceof Float32Array)) {
         throw new WeSpeakerError(
           "invalid-argument",
-          `${label}: sample ${received + i} (at 16 kHz) is ${block[i]}; audio must be finite`,
+          `${label}: audio blocks must be Float32Arrays of mono samples`,
         );
       }
+      for (let i = 0; i < block.length; i++) {
+        if (!Number.isFinite(block[i])) {
+          throw new WeSpeakerError(
+            "invalid-argument",
+            `${label}: sample ${received + i} (at 16 kHz) is ${block[i]}; audio must be finite`,
+          );
+        }
+      }
+      checkAborted();
+      queue.append(block);
+      received += block.length;
+      while (received >= next + window) {
+        await addChunk(queue, next, next + window);
+        next += step;
+        queue.dropBefore(next);
+      }
     }
-    checkAborted();
-    queue.append(block);
-    received += block.length;
-    while (received >= next + window) {
-      await addChunk(queue, next, next + window);
-      next += step;
-      queue.dropBefore(next);
-    }
+    if (received === 0) throw new WeSpeakerError("invalid-argument", `${label}: the audio is empty`);
+    // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
+    if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
+    if (inBatch > 0) await run();
+    await settled();
+  } finally {
+    await pending; // an error never leaves a native call running behind it
   }
-  if (received === 0) throw new WeSpeakerError("invalid-argument", `${label}: the audio is empty`);
-  // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
-  if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
-  if (inBatch > 0) await run();
   return {
     numSamples: received,
     numChunks: firstChunk,
