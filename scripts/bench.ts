@@ -52,11 +52,14 @@ import {
 } from "./bench/diarization.ts";
 import {
   collectRace,
+  type FastDerJob,
+  isFastDerJob,
   isRaceJob,
   type RaceJob,
   raceJson,
   raceReport,
   type RaceResults,
+  runFastDerJob,
   runRaceJob,
 } from "./bench/diarization_race.ts";
 import {
@@ -149,6 +152,7 @@ type Job =
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
   | DiarizationJob
   | RaceJob
+  | FastDerJob
   | ProfileJob;
 
 interface CaseResult extends EmbedCase {
@@ -379,6 +383,7 @@ async function childMain(job: Job): Promise<unknown> {
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
       if (isRaceJob(job)) return await runRaceJob(job);
+      if (isFastDerJob(job)) return await runFastDerJob(job);
       if (isProfileJob(job)) return await runProfileJob(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }

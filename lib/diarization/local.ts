@@ -8,7 +8,7 @@
  */
 import { MODEL_SAMPLE_RATE } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
-import { type Fbank, fbank } from "../audio/fbank.ts";
+import { type Fbank, fbank, numFbankFrames } from "../audio/fbank.ts";
 import { EMBEDDING_DIM } from "../native/symbols.ts";
 import type { WeSpeakerModel } from "../model.ts";
 import { type AudioSource, modelRateChunks, SampleQueue } from "../audio/sample_stream.ts";
@@ -35,6 +35,11 @@ export interface LocalOptions {
   batchSize: number;
   /** Compute the embedding network's trunk once per chunk for all its speakers (default) or once per speaker. */
   shareTrunk: boolean;
+  /**
+   * Fast mode: one trunk pass over each batch's stretch of audio (its chunks laid back to back, each
+   * overlap once), every (chunk, speaker) pooled over its chunk's frames of it. Not pyannote's embeddings.
+   */
+  windowTrunk?: boolean;
   /** Total number of 16 kHz samples when known in advance, for progress totals. */
   expectedSamples?: number;
   onProgress?: (progress: DiarizationProgress) => void;
@@ -175,6 +180,32 @@ export async function processChunks(
     which.forEach((c, i) => out.set(got.subarray(i * size, (i + 1) * size), c * size));
     return out;
   };
+  // Fast mode: the batch's stretch of audio, its chunks laid back to back with each overlap once.
+  const batchAudio = (batch: Float32Array, count: number) => {
+    const audio = new Float32Array(window + (count - 1) * step);
+    audio.set(batch.subarray(0, window));
+    for (let c = 1; c < count; c++) {
+      audio.set(batch.subarray((c + 1) * window - step, (c + 1) * window), window + (c - 1) * step);
+    }
+    return audio;
+  };
+  // Fast mode's embeddings of one batch, [chunks, 3, 256]: the trunk once over the batch's audio, each
+  // (chunk, speaker) pooled with its mask laid on the chunk's frames (nearest segmentation frame).
+  const embedWindow = async (features: Fbank, masks: Float32Array, active: boolean[]) => {
+    const count = active.length, rows = count * LOCAL_SPEAKERS;
+    if (!active.includes(true)) return new Float32Array(rows * EMBEDDING_DIM);
+    const T = features.frames, chunkFrames = numFbankFrames(window);
+    const weights = new Float32Array(rows * T);
+    for (let row = 0; row < rows; row++) {
+      // The chunk's first fbank frame: the window's frames up to the chunk's end, less a chunk's.
+      const offset = numFbankFrames(Math.floor(row / LOCAL_SPEAKERS) * step + window) - chunkFrames;
+      const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
+      for (let f = 0; f < chunkFrames && offset + f < T; f++) {
+        weights[row * T + offset + f] = mask[Math.floor((f * numFrames) / chunkFrames)];
+      }
+    }
+    return await embedding.embedMaskedAsync([features], weights, rows, { raw: true, allowEmptyMasks: true });
+  };
   const run = async () => {
     checkAborted();
     const count = inBatch, first = firstChunk;
@@ -184,7 +215,8 @@ export async function processChunks(
       const segmented = segmentation.segmentAsync(batch, count);
       // The features meanwhile, on this thread: they do not depend on the segmentation.
       const features: Fbank[] = [];
-      for (let c = 0; c < count; c++) {
+      if (options.windowTrunk) features.push(fbank(batchAudio(batch, count)));
+      for (let c = 0; c < count && !options.windowTrunk; c++) {
         features.push(fbank(batch.subarray(c * window, (c + 1) * window)));
       }
       const binary = powersetToMultilabel(await segmented, numFrames, count);
@@ -198,7 +230,10 @@ export async function processChunks(
       await settled(); // the previous batch's embeddings first: results stay in chunk order
       binarized.push(binary);
       onProgress?.({ stage: "segmentation", done: first + count, total });
-      pending = embed(features, masks, active).then((out) => {
+      const computed = options.windowTrunk
+        ? embedWindow(features[0], masks, active)
+        : embed(features, masks, active);
+      pending = computed.then((out) => {
         embeddings.push(out);
         onProgress?.({ stage: "embeddings", done: first + count, total });
       }, (err) => {

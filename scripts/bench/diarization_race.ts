@@ -12,17 +12,19 @@
  *
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { countChunks } from "../../lib/diarization/local.ts";
-import { type NativeInfo, nativeInfo, runChild } from "./child.ts";
+import { type NativeInfo, nativeInfo, REPO, runChild } from "./child.ts";
 import { duration, formatTable, msSpread, num, progress } from "./format.ts";
 import { conversationSamples, SAMPLE_RATE } from "./inputs.ts";
 import { summarize } from "./stats.ts";
 
-/** Which engine a race child runs. */
-export type RaceEngine = "wespeaker" | "sherpa-onnx";
+/** Which engine a race child runs: ours exact (pyannote's output) or in fast mode, or sherpa-onnx. */
+export type RaceEngine = "wespeaker" | "wespeaker-fast" | "sherpa-onnx";
+
+const ENGINES: RaceEngine[] = ["wespeaker", "wespeaker-fast", "sherpa-onnx"];
 
 /** The job a race child runs. */
 export interface RaceJob {
@@ -156,9 +158,10 @@ export async function runRaceJob(job: RaceJob): Promise<RaceChildResult> {
   }
   const { DiarizationPipeline } = await import("../../lib/diarization/pipeline.ts");
   using pipeline = await DiarizationPipeline.load(job.segmentation, job.embedding);
-  await pipeline.diarize(warmup, SAMPLE_RATE);
+  const fast = job.engine === "wespeaker-fast";
+  await pipeline.diarize(warmup, SAMPLE_RATE, { fast });
   const t0 = performance.now();
-  const result = await pipeline.diarize(audio, SAMPLE_RATE);
+  const result = await pipeline.diarize(audio, SAMPLE_RATE, { fast });
   const seconds = (performance.now() - t0) / 1000;
   return {
     seconds,
@@ -174,6 +177,8 @@ export async function runRaceJob(job: RaceJob): Promise<RaceChildResult> {
 /** What the parent collected. */
 export interface RaceResults {
   seconds: number;
+  /** Fast mode against exact mode on ../shared/data; absent when that directory is. */
+  fastDer?: { data: string; rows: FastDerRow[] };
   runs: Record<RaceEngine, RaceRun[]>;
   versions: Record<string, string>;
   native?: NativeInfo;
@@ -207,16 +212,16 @@ export async function collectRace(s: RaceSettings): Promise<RaceResults> {
   writeFileSync(onnx.embedding, await exportOnnx(readFileSync(s.weights), { source: s.weights }));
   const seconds = s.full ? 600 : 30;
   const rounds = 3;
-  const runs: Record<RaceEngine, RaceRun[]> = { wespeaker: [], "sherpa-onnx": [] };
+  const runs: Record<RaceEngine, RaceRun[]> = { wespeaker: [], "wespeaker-fast": [], "sherpa-onnx": [] };
   let versions: Record<string, string> = {};
   let native: NativeInfo | undefined;
   let work: RaceWork | undefined;
   progress(`diarization race: ${duration(seconds)} input, ${rounds} runs per engine, taking turns`);
   for (let round = 0; round < rounds; round++) {
-    // Alternate which engine goes first, so neither always follows the other's cool-down.
-    const order: RaceEngine[] = round % 2 === 0 ? ["wespeaker", "sherpa-onnx"] : ["sherpa-onnx", "wespeaker"];
+    // Rotate which engine goes first, so none always follows another's cool-down.
+    const order = ENGINES.map((_, i) => ENGINES[(i + round) % ENGINES.length]);
     for (const engine of order) {
-      const ours = engine === "wespeaker";
+      const ours = engine !== "sherpa-onnx";
       const job: RaceJob = {
         kind: "race",
         engine,
@@ -225,7 +230,7 @@ export async function collectRace(s: RaceSettings): Promise<RaceResults> {
         seconds,
         warmupSeconds: 20,
         threads: s.threads,
-        analyse: ours && work === undefined,
+        analyse: engine === "wespeaker" && work === undefined,
       };
       const { versions: v, native: n, work: w, ...run } = runChild<RaceJob, RaceChildResult>(job, s.threads);
       versions = { ...versions, ...v };
@@ -235,23 +240,32 @@ export async function collectRace(s: RaceSettings): Promise<RaceResults> {
       progress(`  ${engine}: ${num(run.seconds)} s`);
     }
   }
-  return { seconds, runs, versions, native, work };
+  let fastDer: RaceResults["fastDer"];
+  const data = join(REPO, "..", "shared", "data", "speech");
+  if (existsSync(data)) {
+    progress(`fast mode vs exact on ${data}`);
+    const job: FastDerJob = { kind: "fast-der", segmentation: s.segmentation, embedding: s.weights, data };
+    fastDer = { data, rows: runChild<FastDerJob, FastDerRow[]>(job, s.threads) };
+  }
+  return { seconds, runs, versions, native, work, fastDer };
 }
 
-/** sherpa-onnx's median time ÷ ours: above 1, we are faster. */
-export function raceRatio(r: RaceResults): number {
+/** sherpa-onnx's median time ÷ ours (exact or fast): above 1, we are faster. */
+export function raceRatio(r: RaceResults, ours: RaceEngine = "wespeaker"): number {
   return summarize(r.runs["sherpa-onnx"].map((x) => x.seconds)).median /
-    summarize(r.runs.wespeaker.map((x) => x.seconds)).median;
+    summarize(r.runs[ours].map((x) => x.seconds)).median;
 }
 
 /** The race's table and its reading. */
 export function raceReport(r: RaceResults): string {
-  const rows = (["wespeaker", "sherpa-onnx"] as const).map((engine) => {
+  const rows = ENGINES.map((engine) => {
     const runs = r.runs[engine];
     const stats = summarize(runs.map((x) => x.seconds));
     const last = runs[runs.length - 1];
     const label = engine === "wespeaker"
       ? "wespeaker diarize (pyannote 3.1, exact)"
+      : engine === "wespeaker-fast"
+      ? "wespeaker diarize, fast mode (not exact)"
       : `sherpa-onnx-node ${r.versions["sherpa-onnx-node"]} OfflineSpeakerDiarization (ORT ${
         r.versions["its onnxruntime"]
       })`;
@@ -278,19 +292,114 @@ export function raceReport(r: RaceResults): string {
       `average; pyannote's algorithm embeds 10 s of audio per chunk (ours: one trunk pass), sherpa-onnx ` +
       `${num(w.sherpaSeconds)} s (its speakers' non-overlapped speech), ${num(10 / w.sherpaSeconds)}× less. `
     : "";
+  const fastDer = r.fastDer ? ["", fastDerReport(r.fastDer.rows, r.fastDer.data)] : [];
   return [
     table,
     "",
-    `wespeaker ÷ sherpa-onnx speed: ${num(ratio)}× (sherpa-onnx's median time ÷ ours; above 1 we are ` +
-    `faster). The two do not do the same work per second of audio: both segment a 10 s chunk every second, ` +
+    `wespeaker ÷ sherpa-onnx speed: ${num(ratio)}× exact, ${num(raceRatio(r, "wespeaker-fast"))}× in fast ` +
+    `mode (sherpa-onnx's median time ÷ ours; above 1 we are faster). The two do not do the same work per second of audio: both segment a 10 s chunk every second, ` +
     `but pyannote's algorithm embeds every chunk whole (one trunk pass per chunk here, pooled per local ` +
     `speaker) while sherpa-onnx embeds only each local speaker's non-overlapped speech, skipping speakers ` +
     `with fewer than 10 such frames; its clustering is a complete-linkage cut at 0.5, not pyannote's. ${work}On ` +
-    `generated weights the speakers and turns found mean nothing; they only show that both engines ran.`,
+    `generated weights the speakers and turns found mean nothing; they only show that the engines ran.`,
+    ...fastDer,
   ].join("\n");
 }
 
 /** The race for `--json`. */
 export function raceJson(r: RaceResults): unknown {
-  return { ...r, sherpaOverOurs: raceRatio(r) };
+  return { ...r, sherpaOverOurs: raceRatio(r), sherpaOverOursFast: raceRatio(r, "wespeaker-fast") };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast mode against exact mode on real speech (../shared/data)
+
+/** The job that runs both modes of ours on every WAV file of a directory. */
+export interface FastDerJob {
+  kind: "fast-der";
+  segmentation: string;
+  embedding: string;
+  /** A directory of WAV files, with RTTM files whose uris are the files' names (less an `ami_` prefix). */
+  data: string;
+}
+
+/** One file: both modes' times and how far fast mode's output is from exact mode's. */
+export interface FastDerRow {
+  file: string;
+  duration: number;
+  exactSeconds: number;
+  fastSeconds: number;
+  /** DER of fast mode's turns, exact mode's as the reference (no collar, the whole file). */
+  fastVsExact: number;
+  /** Each mode's DER against the file's ground truth, when an RTTM names it (no collar, whole extent). */
+  exactVsTruth?: number;
+  fastVsTruth?: number;
+}
+
+/** Whether `job` is a {@link FastDerJob}. */
+export function isFastDerJob(job: { kind: string }): job is FastDerJob {
+  return job.kind === "fast-der";
+}
+
+/** Runs a {@link FastDerJob} in this (child) process. */
+export async function runFastDerJob(job: FastDerJob): Promise<FastDerRow[]> {
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const { DiarizationPipeline } = await import("../../lib/diarization/pipeline.ts");
+  const { diarizationErrorRate } = await import("../../lib/formats/der.ts");
+  const { parseRTTM } = await import("../../lib/formats/rttm.ts");
+  const names = readdirSync(job.data).sort();
+  const truth = new Map(
+    names.filter((n) => n.endsWith(".rttm")).flatMap((n) => [
+      ...parseRTTM(readFileSync(join(job.data, n), "utf8"), n),
+    ]),
+  );
+  using pipeline = await DiarizationPipeline.load(job.segmentation, job.embedding);
+  const rows: FastDerRow[] = [];
+  for (const file of names.filter((n) => n.endsWith(".wav"))) {
+    const path = join(job.data, file);
+    const timed = async (fast: boolean) => {
+      const t0 = performance.now();
+      const result = await pipeline.diarizeFile(path, { fast });
+      return { result, seconds: (performance.now() - t0) / 1000 };
+    };
+    const exact = await timed(false), fast = await timed(true);
+    const reference = truth.get(file.replace(/\.wav$/, "")) ?? truth.get(file.replace(/^ami_|\.wav$/g, ""));
+    rows.push({
+      file,
+      duration: exact.result.duration,
+      exactSeconds: exact.seconds,
+      fastSeconds: fast.seconds,
+      fastVsExact: diarizationErrorRate(exact.result.segments, fast.result.segments).der,
+      exactVsTruth: reference && diarizationErrorRate(reference, exact.result.segments).der,
+      fastVsTruth: reference && diarizationErrorRate(reference, fast.result.segments).der,
+    });
+    progress(`  ${file}: fast vs exact DER ${num(100 * rows[rows.length - 1].fastVsExact)}%`);
+  }
+  return rows;
+}
+
+/** The fast-mode table. */
+export function fastDerReport(rows: FastDerRow[], data: string): string {
+  const pct = (x: number | undefined) => (x === undefined ? "–" : `${num(100 * x)}%`);
+  const table = formatTable(
+    ["fast mode vs exact (diarizeFile)", "audio", "exact s", "fast s", "speed-up", "DER fast vs exact"]
+      .concat(["DER exact vs truth", "DER fast vs truth"]),
+    rows.map((r) => [
+      r.file,
+      duration(r.duration),
+      num(r.exactSeconds),
+      num(r.fastSeconds),
+      `${num(r.exactSeconds / r.fastSeconds)}×`,
+      pct(r.fastVsExact),
+      pct(r.exactVsTruth),
+      pct(r.fastVsTruth),
+    ]),
+  );
+  return [
+    `- real speech from ${data}, each file through both modes in one process (exact first); DER without ` +
+    `collar over the whole file, fast mode's turns scored against exact mode's; on generated weights the ` +
+    `DER against the truth means nothing`,
+    "",
+    table,
+  ].join("\n");
 }

@@ -24,7 +24,8 @@ ${MODEL_HELP}
       --max-speakers N        most speakers (also caps simultaneous speakers)
       --exclusive             one speaker at a time
       --min-duration-off S    fill gaps shorter than S seconds between one speaker's turns
-      --step S                distance between 10 s chunk starts in seconds (default 1)
+      --step S                distance between 10 s chunk starts in seconds (default 1; 2 with --fast)
+      --fast                  fast mode: about 4x faster, NOT pyannote's output (see the README)
       --rttm                  RTTM output (the default)
       --json                  JSON output
   -o, --output FILE           write there (atomically) instead of stdout`,
@@ -38,6 +39,7 @@ ${MODEL_HELP}
     "min-duration-off": { type: "string" },
     step: { type: "string" },
     exclusive: { type: "boolean" },
+    fast: { type: "boolean" },
     rttm: { type: "boolean" },
     json: { type: "boolean" },
   },
@@ -52,6 +54,7 @@ ${MODEL_HELP}
       exclusive: flag(args, "exclusive"),
       minDurationOff: secondsOption(args, "min-duration-off"),
       step: secondsOption(args, "step"),
+      fast: flag(args, "fast"),
       onProgress: diarizationProgressBar(),
     };
     using segmentation = await SegmentationModel.fromPretrained({
