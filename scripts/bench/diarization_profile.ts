@@ -2,10 +2,10 @@
  * The bench's diarization profile: where the pipeline's time goes, stage by stage, on the race's input
  * (60 s by default, the issue's 10 minutes with `--full`), and how busy the cores are meanwhile.
  *
- * One `diarize` call runs with the models' native calls timed (the two models' async methods wrapped) and
- * the stages' progress events time-stamped; at every boundary the CPU time of every thread of the process
- * is read from /proc (schedstat, nanoseconds), so each stage gets its wall time, the CPU time spent in it
- * and the cores left idle (threads × wall − CPU). Then a few isolated calls split what one call mixes:
+ * One `diarize` call runs with the models' native calls timed (the two models' async methods wrapped; when
+ * they overlap, that time is a stage of its own) and the stages' progress events time-stamped; at every
+ * boundary the CPU time of every thread of the process is read from /proc (schedstat, nanoseconds), so each
+ * stage gets its wall time, the CPU time spent in it and the cores left idle (threads × wall − CPU). Then a few isolated calls split what one call mixes:
  * fbank alone, and a chunk's trunk with 3 pooling masks against one plain pooling.
  *
  * @module
@@ -72,6 +72,7 @@ class Clock {
 
   /** Ends the running stage (its time is added to its total) and starts `stage`. */
   enter(stage: string): void {
+    if (stage === this.#stage) return;
     const wall = performance.now() / 1000, cpu = cpuNow();
     if (this.#stage) {
       const s = this.stages.get(this.#stage) ??
@@ -98,22 +99,36 @@ export async function runProfileJob(job: ProfileJob): Promise<ProfileResult> {
   const clock = new Clock();
   const seg = pipeline.segmentation, emb = pipeline.embedding;
   const segment = seg.segmentAsync.bind(seg), embedMasked = emb.embedMaskedAsync.bind(emb);
-  // Whatever runs between the native calls of the chunk-level half is JavaScript: fbank, powerset
-  // decoding, masks, copying chunks out of the audio, and the calls' own overhead.
+  // A batch's embeddings run while the next batch is segmented, so each moment of the chunk-level half
+  // belongs to what runs then: either model, both, or neither (JavaScript: fbank, powerset decoding,
+  // masks, copying chunks out of the audio, and the calls' own overhead).
+  let segmenting = 0, embedding = 0;
+  const now = () =>
+    segmenting && embedding
+      ? "segmentation and embeddings at once (native)"
+      : segmenting
+      ? "segmentation (native)"
+      : embedding
+      ? "embeddings: trunk + pooling (native)"
+      : "fbank, masks, chunking (JavaScript)";
   seg.segmentAsync = async (...args) => {
-    clock.enter("segmentation (native)");
+    segmenting++;
+    clock.enter(now());
     try {
       return await segment(...args);
     } finally {
-      clock.enter("fbank, masks, chunking (JavaScript)");
+      segmenting--;
+      clock.enter(now());
     }
   };
   emb.embedMaskedAsync = async (...args) => {
-    clock.enter("embeddings: trunk + pooling (native)");
+    embedding++;
+    clock.enter(now());
     try {
       return await embedMasked(...args);
     } finally {
-      clock.enter("fbank, masks, chunking (JavaScript)");
+      embedding--;
+      clock.enter(now());
     }
   };
   const t0 = performance.now(), cpu0 = cpuNow();
