@@ -902,8 +902,9 @@ function header(results: Results): string {
     `ONNX Runtime's kernels can exceed it`,
     `- GFLOP/s counts the network's convolutions and Linear as direct convolutions (lib/flops.ts: ` +
     `${num(embeddingFlops(200) / 1e9)} GFLOP per 200 frames), the same count for every engine: on the ` +
-    `CPU ours computes the stride-1 3×3 convolutions by Winograd's F(2×2, 3×3) with 2.25× fewer ` +
-    `multiplications, so its rate can exceed the roofline; RTF = time ÷ audio duration; ` +
+    `CPU ours computes the stride-1 3×3 convolutions by Winograd's F(4×4, 3×3) (F(2×4, 3×3) at the ` +
+    `last level's 10 bins) with about 4× fewer multiplications, so its rate can exceed the roofline; ` +
+    `RTF = time ÷ audio duration; ` +
     `"ours ÷ this" = our clips/s ÷ this engine's`,
     `- features → embedding: the native call on precomputed fbank (raw embeddings), vs ONNX Runtime on ` +
     `the exported graph (scripts/export_onnx.ts) with the same features`,
