@@ -16,6 +16,7 @@ struct ConvJob {
   const float* const* src;  // per tap: channel 0 of its source, moved by the tap's offset
   int64_t n;                // pixels, also the channel stride of sources, residual and output
   int64_t cols, item_rows;  // Winograd: columns of the grid, rows of one item (n = items * item_rows * cols)
+  int tile_rows, tile_cols;  // Winograd: outputs per tile, 2 or 4 each way
   int taps, in_channels, out_channels;
   const float* weights;   // [O / 8][taps][C][8]
   const float* bias;      // [O]

@@ -7,6 +7,7 @@
 #include <mlx/backend/cpu/encoder.h>
 #include <mlx/ops.h>
 #include <mlx/primitives.h>
+#include <mlx/transforms.h>
 
 #include <algorithm>
 #include <array>
@@ -84,10 +85,10 @@ namespace {
 
 class DirectConv : public mx::UnaryPrimitive {
  public:
-  // winograd_grid: {0, 0} for the direct kernel, else the grid's columns and rows per item for the
-  // Winograd one.
+  // winograd_grid: {0, 0, 0, 0} for the direct kernel, else the grid's columns and rows per item and the
+  // tile's output rows and columns for the Winograd one.
   DirectConv(mx::Stream stream, std::vector<TapSource> taps, int sources, bool residual, bool mask,
-             Activation activation, std::array<int64_t, 2> winograd_grid)
+             Activation activation, std::array<int64_t, 4> winograd_grid)
       : mx::UnaryPrimitive(stream),
         taps_(std::move(taps)),
         sources_(sources),
@@ -114,6 +115,8 @@ class DirectConv : public mx::UnaryPrimitive {
     j.n = n;
     j.cols = winograd_grid_[0];
     j.item_rows = winograd_grid_[1];
+    j.tile_rows = int(winograd_grid_[2]);
+    j.tile_cols = int(winograd_grid_[3]);
     j.taps = int(taps_.size());
     j.out_channels = out_channels;
     j.in_channels = int(weights.shape(2));
@@ -148,7 +151,7 @@ class DirectConv : public mx::UnaryPrimitive {
   int sources_;
   bool residual_, mask_;
   Activation activation_;
-  std::array<int64_t, 2> winograd_grid_;
+  std::array<int64_t, 4> winograd_grid_;
 };
 
 }  // namespace
@@ -165,7 +168,7 @@ namespace {
 
 mx::array make_conv(const PackedConv& conv, const std::vector<mx::array>& sources, std::vector<TapSource> taps,
                     const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
-                    Activation activation, std::array<int64_t, 2> winograd_grid, mx::Stream stream) {
+                    Activation activation, std::array<int64_t, 4> winograd_grid, mx::Stream stream) {
   std::vector<mx::array> inputs{conv.weights, conv.bias};
   inputs.insert(inputs.end(), sources.begin(), sources.end());
   if (residual) inputs.push_back(*residual);
@@ -182,33 +185,81 @@ mx::array make_conv(const PackedConv& conv, const std::vector<mx::array>& source
 mx::array direct_conv(const PackedConv& conv, const std::vector<mx::array>& sources, const std::vector<TapSource>& taps,
                       const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
                       Activation activation, mx::Stream stream) {
-  if (int(taps.size()) != conv.taps || conv.winograd) {
+  if (int(taps.size()) != conv.taps || conv.tile_rows) {
     throw std::logic_error("direct_conv: weights and taps do not match");
   }
-  return make_conv(conv, sources, taps, residual, mask, activation, {0, 0}, stream);
+  return make_conv(conv, sources, taps, residual, mask, activation, {0, 0, 0, 0}, stream);
 }
 
-PackedConv pack_winograd(const mx::array& taps, const mx::array& bias, mx::Stream s) {
+namespace {
+
+// G of F(m, 3), m = 2 or 4: (m + 2) x 3, matching winograd.cpp's B^T and A^T.
+const double* winograd_filter(int m) {
+  static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static const double g4[6][3] = {{1.0 / 4, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  if (m == 2) return &g2[0][0];
+  if (m == 4) return &g4[0][0];
+  throw std::logic_error("pack_winograd: tiles are 2 or 4 outputs wide");
+}
+
+}  // namespace
+
+PackedConv pack_winograd(const mx::array& taps, const mx::array& bias, int tile_rows, int tile_cols, mx::Stream s) {
   const int out = taps.shape(1), in = taps.shape(2);
   if (taps.shape(0) != 9) throw std::logic_error("pack_winograd: not a 3x3 convolution");
-  // G g G^T per (o, c), g[i][j] = taps[3 i + j]: along time (j) first, then along frequency (i).
-  const float g_rows[] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
-  const mx::array G(g_rows, {4, 3});
-  mx::array g = mx::reshape(mx::transpose(mx::reshape(taps, {3, 3, out * in}, s), {1, 0, 2}, s), {3, 3 * out * in}, s);
-  mx::array half = mx::reshape(mx::matmul(G, g, s), {4, 3, out * in}, s);  // [b][i]
-  half = mx::reshape(mx::transpose(half, {1, 0, 2}, s), {3, 4 * out * in}, s);
-  PackedConv packed = pack_conv(mx::reshape(mx::matmul(G, half, s), {16, out, in}, s), bias, s);
-  packed.winograd = true;
+  // G_r g G_c^T per (o, c), g[i][j] = taps[3 i + j] (i frequency, j time), in float64: G's sixths and
+  // twenty-fourths are not float32 numbers, and rounding once, at the end, keeps F(4, 3)'s error down.
+  const double* gr = winograd_filter(tile_rows);
+  const double* gc = winograd_filter(tile_cols);
+  const int nr = tile_rows + 2, nc = tile_cols + 2;
+  mx::array g = mx::contiguous(mx::astype(taps, mx::float32, s), false, s);
+  mx::eval(g);
+  const float* w = g.data<float>();
+  const int64_t pairs = int64_t(out) * in;
+  std::vector<float> transformed(size_t(nr * nc) * pairs);
+  // Blocks of pairs, the pair innermost: the loops vectorise and a block's rows stay in cache (a pair at
+  // a time made loading a model's weights take twice as long).
+  constexpr int64_t kBlock = 512;
+  std::vector<double> rows(size_t(nr * 3 * kBlock));  // (G_r g)[a][j] for each pair of the block
+  for (int64_t p0 = 0; p0 < pairs; p0 += kBlock) {
+    const int64_t n = std::min(kBlock, pairs - p0);
+    for (int a = 0; a < nr; ++a) {
+      for (int jj = 0; jj < 3; ++jj) {
+        double* row = &rows[(a * 3 + jj) * kBlock];
+        const float *w0 = w + jj * pairs + p0, *w1 = w + (3 + jj) * pairs + p0, *w2 = w + (6 + jj) * pairs + p0;
+        const double g0 = gr[a * 3], g1 = gr[a * 3 + 1], g2 = gr[a * 3 + 2];
+        for (int64_t k = 0; k < n; ++k) row[k] = ((0.0 + g0 * double(w0[k])) + g1 * double(w1[k])) + g2 * double(w2[k]);
+      }
+      for (int b = 0; b < nc; ++b) {
+        const double *r0 = &rows[(a * 3) * kBlock], *r1 = r0 + kBlock, *r2 = r1 + kBlock;
+        const double c0 = gc[b * 3], c1 = gc[b * 3 + 1], c2 = gc[b * 3 + 2];
+        float* t = &transformed[(a * nc + b) * pairs + p0];
+        for (int64_t k = 0; k < n; ++k) t[k] = float(((0.0 + r0[k] * c0) + r1[k] * c1) + r2[k] * c2);
+      }
+    }
+  }
+  PackedConv packed =
+      pack_conv(mx::array(transformed.begin(), {nr * nc, out, in}, mx::float32), bias, s);
+  packed.tile_rows = tile_rows;
+  packed.tile_cols = tile_cols;
   return packed;
 }
 
 mx::array winograd_conv(const PackedConv& conv, const mx::array& source, int64_t cols, int64_t item_rows,
                         const std::optional<mx::array>& residual, const std::optional<mx::array>& mask,
                         Activation activation, mx::Stream stream) {
-  if (!conv.winograd || cols < 1 || item_rows < 3 || item_rows % 2 == 0 || source.shape(1) % (cols * item_rows) != 0) {
+  if ((conv.tile_rows != 2 && conv.tile_rows != 4) || conv.tile_cols != 4 || cols < 1 || item_rows < 3 ||
+      (item_rows - 1) % conv.tile_rows != 0 ||
+      source.shape(1) % (cols * item_rows) != 0) {
     throw std::logic_error("winograd_conv: not Winograd weights, or not a grid of that shape");
   }
-  return make_conv(conv, {source}, {{0, 0}}, residual, mask, activation, {cols, item_rows}, stream);
+  return make_conv(conv, {source}, {{0, 0}}, residual, mask, activation,
+                   {cols, item_rows, conv.tile_rows, conv.tile_cols}, stream);
 }
 
 }  // namespace wespeaker

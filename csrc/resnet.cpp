@@ -4,6 +4,7 @@
 #include <mlx/ops.h>
 #include <mlx/transforms.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -36,25 +37,36 @@ constexpr int64_t kMaxElements = int64_t(1) << 31;                          // p
 constexpr int64_t kMaxBatchFrames = WESPEAKER_MAX_BATCH_FRAMES;
 // The trunk runs on pieces at a time: a long clip cut into kPieceFrames frames, short clips grouped up
 // to kGroupFrames frames in all, which bounds its memory whatever the request. Each time piece is
-// computed with kHalo more frames on either side: what a level-3 frame depends on (3x3 convs and strides, summed
-// over the layers, reach 112 input frames each way), so the frames it keeps are exactly the whole clip's.
+// computed with kHalo more frames on either side: more than what a level-3 frame depends on (3x3 convs and
+// strides, summed over the layers, reach 112 input frames each way), and a multiple of 32 so that the
+// piece's Winograd tiles (4 frames wide at every level) lie where the whole clip's do. The frames it keeps
+// are then the whole clip's up to float32 rounding: F(4, 3) lets the other points of a tile into an output's
+// rounding, and those reach further than its window (a 5000-frame clip: raw embeddings within 4e-7).
 constexpr int64_t kPieceFrames = 2048;
 // Larger groups only outgrow the cache (16 clips of 10 s: 3-4% slower per clip in pairs than one at a time).
 constexpr int64_t kGroupFrames = 1024;
-constexpr int64_t kHalo = 112;
+constexpr int64_t kHalo = 128;
+
+// The Winograd tile of the stride-1 3x3 convs at a resolution of `bins` frequency bins: 4x4 outputs where the
+// bins divide by 4 (80, 40, 20), 2 bins by 4 frames at the last level (10). Tiles never straddle items.
+std::array<int, 2> winograd_tile(int bins) {
+  return {bins % 4 == 0 ? 4 : 2, 4};
+}
 
 // [O, kH, kW, I] weights become [kH * kW, O + 2, I] taps and the bias [O + 2, 1], both with zero guard rows;
 // for our CPU kernels (`packed`), direct_conv's packing of the [kH * kW, O, I] taps instead, or
-// winograd_conv's for the stride-1 3x3 convs of the blocks (`winograd`; faster at every width of the trunk,
-// 32 channels included).
+// winograd_conv's for the stride-1 3x3 convs of the blocks at `bins` frequency bins (faster at every width
+// of the trunk, 32 channels included).
 Conv take_conv(TensorTaker& taker, bool packed, const std::string& prefix, int out, int kernel, int in,
-               bool winograd = false) {
+               int bins = 0) {
   const mx::Stream s = taker.stream();
   mx::array weight = taker.take(prefix + ".weight", {out, kernel, kernel, in});
   mx::array bias = taker.take(prefix + ".bias", {out});
   mx::array taps = mx::transpose(mx::reshape(weight, {out, kernel * kernel, in}, s), {1, 0, 2}, s);
   if (packed) {
-    return Conv{mx::array(0.0f), mx::array(0.0f), winograd ? pack_winograd(taps, bias, s) : pack_conv(taps, bias, s)};
+    if (!bins) return Conv{mx::array(0.0f), mx::array(0.0f), pack_conv(taps, bias, s)};
+    const auto [rows, cols] = winograd_tile(bins);
+    return Conv{mx::array(0.0f), mx::array(0.0f), pack_winograd(taps, bias, rows, cols, s)};
   }
   taps = mx::pad(taps, {{0, 0}, {1, 1}, {0, 0}}, mx::array(0.0f), "constant", s);
   return Conv{mx::contiguous(taps, false, s),
@@ -162,8 +174,9 @@ ResNet34::ResNet34(const std::string& path, mx::Stream stream)
     for (int b = 0; b < kStageBlocks[stage]; ++b) {
       const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
       const int stride = b == 0 ? kStageStrides[stage] : 1;
-      BasicBlock block{take_conv(taker, packed, prefix + "conv1", out, 3, in, stride == 1),
-                       take_conv(taker, packed, prefix + "conv2", out, 3, out, true), std::nullopt, stride};
+      const int bins = WESPEAKER_NUM_MEL_BINS >> stage;
+      BasicBlock block{take_conv(taker, packed, prefix + "conv1", out, 3, in, stride == 1 ? bins : 0),
+                       take_conv(taker, packed, prefix + "conv2", out, 3, out, bins), std::nullopt, stride};
       if (stride != 1 || in != out) block.shortcut = take_conv(taker, packed, prefix + "shortcut", out, 1, in);
       blocks_.push_back(std::move(block));
       in = out;
@@ -273,7 +286,7 @@ mx::array ResNet34::direct_block(mx::array x, const BasicBlock& b, const Grid& i
 // A 3x3 conv with ReLU and the mask of grid `out`, by Winograd where its weights are packed for it.
 mx::array ResNet34::conv3x3(const PackedConv& c, const std::vector<mx::array>& sources, int stride, const Grid& out,
                             std::optional<mx::array> residual) const {
-  if (c.winograd) {
+  if (c.tile_rows) {
     return winograd_conv(c, sources.front(), out.cols(), out.rows(), residual, out.mask, Activation::relu, stream_);
   }
   return direct_conv(c, sources, taps3x3(stride, out.cols()), residual, out.mask, Activation::relu, stream_);

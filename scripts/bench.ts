@@ -14,7 +14,8 @@
  *   10 minutes, and the memory rows: a 10-minute clip embedded in 10 s windows, and 10- and 60-minute
  *   WAV files through `diarizeFile` (on 2 cores, over an hour).
  * - `--only GROUPS`: a comma-separated subset of embedding, fbank, cold, memory, segmentation,
- *   diarization, diarization-memory, clustering, kernel-paths, audio-memory, identity, pipeline-clustering (the roofline is always measured). audio-memory: a
+ *   diarization, diarization-memory, diarization-race, diarization-profile, clustering, kernel-paths,
+ *   audio-memory, identity, pipeline-clustering (the roofline is always measured). audio-memory: a
  *   10-minute conversation (2 hours with `--full`) as WAV, MP3 and M4A read as the pipeline reads it,
  *   and (`--full`) through `diarizeFile`.
  * - `--weights PATH`: an MLX safetensors weights file (what `WeSpeakerModel.load` takes), also
@@ -51,6 +52,26 @@ import {
   isDiarizationJob,
   runDiarizationJob,
 } from "./bench/diarization.ts";
+import {
+  collectRace,
+  type FastDerJob,
+  isFastDerJob,
+  isRaceJob,
+  type RaceJob,
+  raceJson,
+  raceReport,
+  type RaceResults,
+  runFastDerJob,
+  runRaceJob,
+} from "./bench/diarization_race.ts";
+import {
+  collectProfile,
+  isProfileJob,
+  type ProfileJob,
+  profileReport,
+  type ProfileResult,
+  runProfileJob,
+} from "./bench/diarization_profile.ts";
 import { SECTION_GROUPS, SECTIONS } from "./bench/sections.ts";
 import { duration, formatTable, mib, msSpread, num, progress } from "./bench/format.ts";
 import { SAMPLE_RATE, syntheticSpeech } from "./bench/inputs.ts";
@@ -71,7 +92,16 @@ const CD_RATE = 44100;
 // Settings
 
 /** What a run can be limited to with `--only`. */
-const GROUPS = ["embedding", "fbank", "cold", "memory", ...DIARIZATION_GROUPS, ...SECTION_GROUPS] as const;
+const GROUPS = [
+  "embedding",
+  "fbank",
+  "cold",
+  "memory",
+  ...DIARIZATION_GROUPS,
+  "diarization-race",
+  "diarization-profile",
+  ...SECTION_GROUPS,
+] as const;
 type Group = typeof GROUPS[number];
 
 interface Settings {
@@ -124,7 +154,10 @@ type Job =
   | { kind: "fbank"; seconds: number; policy: Policy }
   | { kind: "cold"; weights: string; seconds: number }
   | { kind: "memory"; weights: string; mode: "one-call" | "windows"; seconds: number; windowSeconds: number }
-  | DiarizationJob;
+  | DiarizationJob
+  | RaceJob
+  | FastDerJob
+  | ProfileJob;
 
 interface CaseResult extends EmbedCase {
   frames: number;
@@ -353,6 +386,9 @@ async function childMain(job: Job): Promise<unknown> {
     }
     default:
       if (isDiarizationJob(job)) return await runDiarizationJob(job);
+      if (isRaceJob(job)) return await runRaceJob(job);
+      if (isFastDerJob(job)) return await runFastDerJob(job);
+      if (isProfileJob(job)) return await runProfileJob(job);
       for (const section of SECTIONS) if (section.owns(job)) return await section.run(job);
       throw new Error(`unknown job ${JSON.stringify(job)}`);
   }
@@ -512,6 +548,10 @@ interface Results {
   cold?: Timed<ColdResult>;
   memory?: MemoryRow[];
   diarization: DiarizationResults;
+  /** sherpa-onnx-node's OfflineSpeakerDiarization against ours; absent unless selected. */
+  race?: RaceResults;
+  /** Where a diarize call's time goes; absent unless selected. */
+  profile?: ProfileResult;
   /** By group, what each selected section of {@link SECTIONS} collected. */
   sections: Record<string, unknown>;
   failures: string[];
@@ -597,6 +637,18 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     tmp: models.tmp,
   });
 
+  const race = groups.includes("diarization-race")
+    ? await collectRace({
+      ...settings,
+      segmentation: models.segmentation!,
+      weights: models.weights,
+      tmp: models.tmp,
+    })
+    : undefined;
+  const profile = groups.includes("diarization-profile")
+    ? collectProfile({ ...settings, segmentation: models.segmentation!, weights: models.weights })
+    : undefined;
+
   const sections = Object.fromEntries(
     SECTIONS.filter((s) => groups.includes(s.group as Group))
       .map((s) => [s.group, s.collect({ ...settings, ...models })]),
@@ -626,6 +678,8 @@ async function collect(settings: Settings, models: Models): Promise<Results> {
     cold,
     memory,
     diarization,
+    race,
+    profile,
     sections,
     failures,
     elapsedSeconds: (performance.now() - started) / 1000,
@@ -861,8 +915,9 @@ function header(results: Results): string {
     `ONNX Runtime's kernels can exceed it`,
     `- GFLOP/s counts the network's convolutions and Linear as direct convolutions (lib/flops.ts: ` +
     `${num(embeddingFlops(200) / 1e9)} GFLOP per 200 frames), the same count for every engine: on the ` +
-    `CPU ours computes the stride-1 3×3 convolutions by Winograd's F(2×2, 3×3) with 2.25× fewer ` +
-    `multiplications, so its rate can exceed the roofline; RTF = time ÷ audio duration; ` +
+    `CPU ours computes the stride-1 3×3 convolutions by Winograd's F(4×4, 3×3) (F(2×4, 3×3) at the ` +
+    `last level's 10 bins) with about 4× fewer multiplications, so its rate can exceed the roofline; ` +
+    `RTF = time ÷ audio duration; ` +
     `"ours ÷ this" = our clips/s ÷ this engine's`,
     `- features → embedding: the native call on precomputed fbank (raw embeddings), vs ONNX Runtime on ` +
     `the exported graph (scripts/export_onnx.ts) with the same features`,
@@ -883,6 +938,8 @@ function report(results: Results, rows: EmbedRow[]): string {
       "Diarization",
       results.segmentationWeights && diarizationReport(diarization, results.segmentationWeights),
     ],
+    ["Diarization race", results.race && raceReport(results.race)],
+    ["Diarization profile", results.profile && profileReport(results.profile)],
   ];
   for (const section of SECTIONS) {
     if (section.group in results.sections) {
@@ -899,7 +956,7 @@ function report(results: Results, rows: EmbedRow[]): string {
 }
 
 function toJson(results: Results, rows: EmbedRow[]): unknown {
-  const { embed: _, cold, fbank, diarization, ...rest } = results;
+  const { embed: _, cold, fbank, diarization, race, ...rest } = results;
   return {
     ...rest,
     embedding: rows.map((row) => ({
@@ -922,6 +979,7 @@ function toJson(results: Results, rows: EmbedRow[]): unknown {
     resampleSummary: fbank && summarize(fbank.resampleSecondsPerCall),
     coldStart: cold && { wallSeconds: cold.seconds, phasesMs: cold.results },
     diarization: diarizationJson(diarization),
+    race: race && raceJson(race),
   };
 }
 
@@ -977,7 +1035,7 @@ async function prepareModels(
     writeFileSync(models.onnx, await exportOnnx(readFileSync(weights), { source: weights }));
   }
   const sectionsNeed = SECTIONS.some((s) => s.segmentation && groups.includes(s.group as Group));
-  if (sectionsNeed || groups.some((g) => (DIARIZATION_GROUPS as readonly string[]).includes(g))) {
+  if (sectionsNeed || groups.some((g) => g === "segmentation" || g.startsWith("diarization"))) {
     [models.segmentation, models.segmentationLabel] = await segmentationWeights(values.segmentation, tmp);
   }
   return models;

@@ -79,7 +79,7 @@ function toOnnxLayout(weight: F32Tensor): { dims: number[]; data: Float32Array }
 }
 
 /** Builds the graph node by node, naming values the way torch.onnx.export does. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxTensor[] = [];
   #folded = 200;
@@ -123,9 +123,12 @@ class GraphBuilder {
   }
 }
 
-const ints = (value: number[]): OnnxAttribute => ({ type: AttributeType.INTS, value });
-const int = (value: number): OnnxAttribute => ({ type: AttributeType.INT, value });
-const float = (value: number): OnnxAttribute => ({ type: AttributeType.FLOAT, value });
+/** An INTS attribute. */
+export const ints = (value: number[]): OnnxAttribute => ({ type: AttributeType.INTS, value });
+/** An INT attribute. */
+export const int = (value: number): OnnxAttribute => ({ type: AttributeType.INT, value });
+/** A FLOAT attribute. */
+export const float = (value: number): OnnxAttribute => ({ type: AttributeType.FLOAT, value });
 
 /**
  * Conv (+ BatchNormalization with `bn`) for one MLX convolution; returns the output name. With `bn`

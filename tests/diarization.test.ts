@@ -115,6 +115,56 @@ describe("diarization pipeline", () => {
     checkResult(shared, 12);
   });
 
+  test("chunks where nobody speaks get no trunk pass, and the output is pyannote's all the same", async () => {
+    using p = await pipeline();
+    // 10 s of speech, 13 s of digital silence (the test model finds nobody there), 10 s of speech: the
+    // chunks starting at 10, 11, 12 and 13 s hear nothing at all.
+    const gap = new Float32Array(33 * 16000);
+    gap.set(segmentationWaveform({ kind: "speech", seed: 7 }, 10 * 16000));
+    gap.set(segmentationWaveform({ kind: "speech", seed: 8 }, 10 * 16000), 23 * 16000);
+    const embedded: number[] = [];
+    const original = p.embedding.embedMaskedAsync.bind(p.embedding);
+    p.embedding.embedMaskedAsync = (fbanks, ...rest) => {
+      embedded.push(fbanks.length);
+      return original(fbanks, ...rest);
+    };
+    const shared = await p.diarize(gap, 16000, { batchSize: 5 });
+    const trunkPasses = embedded.reduce((a, b) => a + b, 0);
+    assert.equal(trunkPasses, 24 - 4, `${embedded.join(" + ")} trunk passes for 24 chunks, 4 of them silent`);
+    const separate = await p.diarize(gap, 16000, { batchSize: 5, shareTrunk: false });
+    assert.deepEqual(separate.segments, shared.segments);
+    assert.deepEqual(separate.speakers, shared.speakers);
+    // Pooling once per speaker from the shared trunk rounds differently from separate passes (test above);
+    // a speaker the count adds beyond the clusters has no embedding in either.
+    shared.speakerEmbeddings.forEach((e, i) => {
+      const other = separate.speakerEmbeddings[i];
+      if (e === null || other === null) assert.equal(e, other);
+      else assert.ok(WeSpeakerModel.cosineSimilarity(e, other) >= 0.99999);
+    });
+    checkResult(shared, 33);
+  });
+
+  test("fast mode, off by default: chunks every 2 s, one trunk pass per batch over its stretch of audio", async () => {
+    using p = await pipeline();
+    const calls: { clips: number; frames: number; rows: number }[] = [];
+    const original = p.embedding.embedMaskedAsync.bind(p.embedding);
+    p.embedding.embedMaskedAsync = (fbanks, weights, numMasks, ...rest) => {
+      calls.push({ clips: fbanks.length, frames: fbanks[0].frames, rows: numMasks });
+      return original(fbanks, weights, numMasks, ...rest);
+    };
+    // 12 s at a 2 s step: chunks at 0 and 2 s, one batch, so one pass over the 12 s and 2 x 3 poolings.
+    const fast = await p.diarize(audio, 16000, { fast: true });
+    assert.deepEqual(calls, [{ clips: 1, frames: fbank(audio).frames, rows: 6 }]);
+    checkResult(fast, 12);
+    calls.length = 0;
+    await p.diarize(audio, 16000); // exact mode: a 1 s step, a pass per chunk
+    assert.deepEqual(calls.map((c) => c.clips), [3]);
+    await assert.rejects(
+      p.diarize(audio, 16000, { fast: true, shareTrunk: false }),
+      (e: WeSpeakerError) => e.code === "invalid-argument" && /fast mode shares the trunk/.test(e.message),
+    );
+  });
+
   test("turns never run past the end of the audio (the last chunk's zero padding is cut off)", async () => {
     using p = await pipeline();
     // One sample past 10 s: the second chunk is almost all padding.
@@ -254,7 +304,7 @@ describe("diarization pipeline", () => {
     const turns = parseRTTM(rttm.stdout, "stdout").get("ami_dev00") ?? [];
     assert.ok(turns.length > 0);
     assert.equal(new Set(turns.map((t) => t.speaker)).size, 2);
-    const json = await runCliAsync([...args, "--json", "--max-speakers", "3"]);
+    const json = await runCliAsync([...args, "--json", "--max-speakers", "3", "--fast"]);
     assert.equal(json.status, 0, json.stderr);
     const parsed = JSON.parse(json.stdout);
     assert.equal(parsed.file, `${speech}ami_dev00.wav`);

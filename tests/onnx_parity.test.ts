@@ -1,6 +1,7 @@
-// The race in scripts/bench.ts compares the same function: ONNX Runtime on the graph that
-// scripts/export_onnx.ts writes gives our raw embeddings, for single clips and a batch. And the
-// FLOP count (lib/flops.ts) that the bench divides by.
+// The races in scripts/bench.ts compare the same functions: ONNX Runtime on the graph that
+// scripts/export_onnx.ts writes gives our raw embeddings, for single clips and a batch, and on the one
+// scripts/export_segmentation_onnx.ts writes our segmentation-3.0 log-probabilities. And the FLOP count
+// (lib/flops.ts) that the bench divides by.
 //
 // onnxruntime-node is a devDependency (installed by `npm ci`): if it does not load, this file
 // fails; it never skips.
@@ -10,6 +11,12 @@ import { WeSpeakerModel } from "../mod.ts";
 import { embedNative, loadModel } from "../lib/native/library.ts";
 import { embeddingFlops, layerFlops } from "../lib/flops.ts";
 import { exportOnnx } from "../scripts/export_onnx.ts";
+import { exportSegmentationOnnx } from "../scripts/export_segmentation_onnx.ts";
+import { generateSegmentationCheckpoint } from "../scripts/generate_segmentation.ts";
+import { SegmentationModel } from "../lib/segmentation.ts";
+import { convertCheckpoint } from "../lib/hub/convert/mod.ts";
+import { readOnnxModel } from "../lib/hub/convert/onnx.ts";
+import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
 import { syntheticFeatures } from "../scripts/generate_weights.ts";
 import { testWeights, writeScratch } from "./helpers/weights.ts";
 
@@ -75,6 +82,50 @@ describe("ONNX Runtime on the exported graph equals libwespeaker", () => {
     }
     // Different clips give different embeddings: the comparison is not vacuous.
     assert.ok(WeSpeakerModel.cosineSimilarity(theirs.subarray(0, 256), theirs.subarray(256, 512)) < 0.99);
+  });
+});
+
+describe("ONNX Runtime on the exported segmentation-3.0 equals libwespeaker", () => {
+  test("3 chunks (speech, silence, clipped): log-probs within 2e-5, same argmax, sherpa-onnx's metadata", async () => {
+    const checkpoint = await generateSegmentationCheckpoint();
+    const onnx = await exportSegmentationOnnx(checkpoint, "pytorch_model.bin");
+    const seg = await ort.InferenceSession.create(writeScratch("segmentation.onnx", onnx), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    const converted = await convertCheckpoint(checkpoint, "pytorch_model.bin");
+    using ours = await SegmentationModel.load(
+      writeScratch("segmentation.safetensors", converted.safetensors),
+    );
+    const n = 160000, batch = 3;
+    const chunks = new Float32Array(batch * n);
+    (["speech", "silence", "clipped"] as const).forEach((kind, b) => {
+      chunks.set(segmentationWaveform({ kind, seed: 11 + b }), b * n);
+    });
+    const want = ours.segment(chunks, batch);
+    const out = (await seg.run({ x: new ort.Tensor("float32", chunks, [batch, 1, n]) })).y;
+    assert.deepEqual(out.dims, [batch, 589, 7]);
+    const got = out.data as Float32Array;
+    let maxAbs = 0, argmaxDiffers = 0;
+    for (let row = 0; row < batch * 589; row++) {
+      let a = 0, b = 0;
+      for (let k = 0; k < 7; k++) {
+        const i = row * 7 + k;
+        maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]));
+        if (got[i] > got[row * 7 + a]) a = k;
+        if (want[i] > want[row * 7 + b]) b = k;
+      }
+      if (a !== b) argmaxDiffers++;
+    }
+    assert.ok(maxAbs <= 2e-5, `max abs diff ${maxAbs}`);
+    assert.ok(argmaxDiffers <= 2, `${argmaxDiffers} frames change their most likely class`);
+    // The keys sherpa-onnx's OfflineSpeakerSegmentationPyannoteModel reads.
+    const { metadata } = readOnnxModel(onnx, "segmentation.onnx");
+    assert.deepEqual(
+      ["sample_rate", "window_size", "receptive_field_size", "receptive_field_shift", "num_speakers"]
+        .concat(["powerset_max_classes", "num_classes"]).map((key) => metadata.get(key)),
+      ["16000", "160000", "991", "270", "3", "2", "7"],
+    );
   });
 });
 

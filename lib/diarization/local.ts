@@ -8,7 +8,7 @@
  */
 import { MODEL_SAMPLE_RATE } from "../audio/load.ts";
 import { WeSpeakerError } from "../errors.ts";
-import { type Fbank, fbank } from "../audio/fbank.ts";
+import { type Fbank, fbank, numFbankFrames } from "../audio/fbank.ts";
 import { EMBEDDING_DIM } from "../native/symbols.ts";
 import type { WeSpeakerModel } from "../model.ts";
 import { type AudioSource, modelRateChunks, SampleQueue } from "../audio/sample_stream.ts";
@@ -24,8 +24,8 @@ const FRAME_SAMPLES = Math.round(
 /** A stage of the pipeline and how far it got, for progress reports. */
 export interface DiarizationProgress {
   /**
-   * `segmentation` and `embeddings` advance chunk by chunk; then `clustering` (the linkage's steps, 2 per
-   * active (chunk, speaker)) and `reconstruction`.
+   * `segmentation` and `embeddings` advance chunk by chunk (a batch's embeddings run while the next batch
+   * is segmented); then `clustering` (the linkage's steps, 2 per embedding it links) and `reconstruction`.
    */
   stage: "segmentation" | "embeddings" | "clustering" | "reconstruction";
   /** Units done. */
@@ -49,6 +49,11 @@ export interface LocalOptions {
    * (pyannote's `embedding_exclude_overlap`, on in both published pipelines); else over all its frames.
    */
   excludeOverlap?: boolean;
+  /**
+   * Fast mode: one trunk pass over each batch's stretch of audio (its chunks laid back to back, each
+   * overlap once), every (chunk, speaker) pooled over its chunk's frames of it. Not pyannote's embeddings.
+   */
+  windowTrunk?: boolean;
   /** Total number of 16 kHz samples when known in advance, for progress totals. */
   expectedSamples?: number;
   onProgress?: (progress: DiarizationProgress) => void;
@@ -154,48 +159,106 @@ export async function processChunks(
   const chunks = new Float32Array(batchSize * window);
   let inBatch = 0;
   let firstChunk = 0;
+  // A batch's embeddings are computed while the next batch is read and segmented: the two models are
+  // separate native handles, and each fills the cores the other leaves idle between its kernels.
+  let pending: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  const settled = async () => {
+    await pending;
+    if (failure !== undefined) throw failure;
+  };
+  const located = (where: string, err: unknown) =>
+    err instanceof WeSpeakerError && err.code !== "aborted"
+      ? new WeSpeakerError(err.code, `${where}: ${err.message}`, { cause: err })
+      : err;
+  // One batch's raw embeddings, [chunks, 3, 256].
+  const embed = async (features: Fbank[], masks: Float32Array, active: boolean[]) => {
+    const size = LOCAL_SPEAKERS * EMBEDDING_DIM, perChunk = LOCAL_SPEAKERS * numFrames;
+    const out = new Float32Array(features.length * size);
+    const pooled = { raw: true, allowEmptyMasks: true };
+    if (!options.shareTrunk) {
+      // pyannote's way: one full network pass per (chunk, local speaker), silent speakers included.
+      for (let row = 0; row < features.length * LOCAL_SPEAKERS; row++) {
+        const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
+        const features1 = [features[Math.floor(row / LOCAL_SPEAKERS)]];
+        out.set(await embedding.embedMaskedAsync(features1, mask, 1, pooled), row * EMBEDDING_DIM);
+      }
+      return out;
+    }
+    // Chunks where nobody speaks: pyannote embeds them and never reads the result; no trunk pass here.
+    const which = features.flatMap((_, c) => (active[c] ? [c] : []));
+    if (which.length === 0) return out;
+    const rows = new Float32Array(which.length * perChunk);
+    which.forEach((c, i) => rows.set(masks.subarray(c * perChunk, (c + 1) * perChunk), i * perChunk));
+    const got = await embedding.embedMaskedAsync(which.map((c) => features[c]), rows, LOCAL_SPEAKERS, pooled);
+    which.forEach((c, i) => out.set(got.subarray(i * size, (i + 1) * size), c * size));
+    return out;
+  };
+  // Fast mode: the batch's stretch of audio, its chunks laid back to back with each overlap once.
+  const batchAudio = (batch: Float32Array, count: number) => {
+    const audio = new Float32Array(window + (count - 1) * step);
+    audio.set(batch.subarray(0, window));
+    for (let c = 1; c < count; c++) {
+      audio.set(batch.subarray((c + 1) * window - step, (c + 1) * window), window + (c - 1) * step);
+    }
+    return audio;
+  };
+  // Fast mode's embeddings of one batch, [chunks, 3, 256]: the trunk once over the batch's audio, each
+  // (chunk, speaker) pooled with its mask laid on the chunk's frames (nearest segmentation frame).
+  const embedWindow = async (features: Fbank, masks: Float32Array, active: boolean[]) => {
+    const count = active.length, rows = count * LOCAL_SPEAKERS;
+    if (!active.includes(true)) return new Float32Array(rows * EMBEDDING_DIM);
+    const T = features.frames, chunkFrames = numFbankFrames(window);
+    const weights = new Float32Array(rows * T);
+    for (let row = 0; row < rows; row++) {
+      // The chunk's first fbank frame: the window's frames up to the chunk's end, less a chunk's.
+      const offset = numFbankFrames(Math.floor(row / LOCAL_SPEAKERS) * step + window) - chunkFrames;
+      const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
+      for (let f = 0; f < chunkFrames && offset + f < T; f++) {
+        weights[row * T + offset + f] = mask[Math.floor((f * numFrames) / chunkFrames)];
+      }
+    }
+    return await embedding.embedMaskedAsync([features], weights, rows, { raw: true, allowEmptyMasks: true });
+  };
   const run = async () => {
     checkAborted();
-    onProgress?.({ stage: "segmentation", done: firstChunk, total });
-    const batch = chunks.subarray(0, inBatch * window);
-    const where = `${label}, chunks from ${(firstChunk * step) / MODEL_SAMPLE_RATE} s`;
+    const count = inBatch, first = firstChunk;
+    onProgress?.({ stage: "segmentation", done: first, total });
+    const batch = chunks.subarray(0, count * window);
+    const where = `${label}, chunks from ${(first * step) / MODEL_SAMPLE_RATE} s`;
     try {
-      const binary = powersetToMultilabel(
-        await segmentation.segmentAsync(batch, inBatch),
-        numFrames,
-        inBatch,
-      );
-      binarized.push(binary);
-      onProgress?.({ stage: "segmentation", done: firstChunk + inBatch, total });
-      // The embeddings of this batch run now: the stage shown must say so.
-      onProgress?.({ stage: "embeddings", done: firstChunk, total });
+      const segmented = segmentation.segmentAsync(batch, count);
+      // The features meanwhile, on this thread: they do not depend on the segmentation.
       const features: Fbank[] = [];
-      const masks = new Float32Array(inBatch * LOCAL_SPEAKERS * numFrames);
-      for (let c = 0; c < inBatch; c++) {
+      if (options.windowTrunk) features.push(fbank(batchAudio(batch, count)));
+      for (let c = 0; c < count && !options.windowTrunk; c++) {
         features.push(fbank(batch.subarray(c * window, (c + 1) * window)));
+      }
+      const binary = powersetToMultilabel(await segmented, numFrames, count);
+      const masks = new Float32Array(count * LOCAL_SPEAKERS * numFrames);
+      const active: boolean[] = [];
+      for (let c = 0; c < count; c++) {
         const local = binary.subarray(c * numFrames * LOCAL_SPEAKERS, (c + 1) * numFrames * LOCAL_SPEAKERS);
         speakerMasks(local, numFrames, minClean, masks.subarray(c * LOCAL_SPEAKERS * numFrames));
+        active.push(local.includes(1));
       }
-      const pooled = { raw: true, allowEmptyMasks: true };
-      if (options.shareTrunk) {
-        embeddings.push(await embedding.embedMaskedAsync(features, masks, LOCAL_SPEAKERS, pooled));
-      } else {
-        // pyannote's way: one full network pass per (chunk, local speaker), silent speakers included.
-        for (let row = 0; row < inBatch * LOCAL_SPEAKERS; row++) {
-          const mask = masks.subarray(row * numFrames, (row + 1) * numFrames);
-          const features1 = [features[Math.floor(row / LOCAL_SPEAKERS)]];
-          embeddings.push(await embedding.embedMaskedAsync(features1, mask, 1, pooled));
-        }
-      }
+      await settled(); // the previous batch's embeddings first: results stay in chunk order
+      binarized.push(binary);
+      onProgress?.({ stage: "segmentation", done: first + count, total });
+      const computed = options.windowTrunk
+        ? embedWindow(features[0], masks, active)
+        : embed(features, masks, active);
+      pending = computed.then((out) => {
+        embeddings.push(out);
+        onProgress?.({ stage: "embeddings", done: first + count, total });
+      }, (err) => {
+        failure ??= located(where, err);
+      });
     } catch (err) {
-      if (err instanceof WeSpeakerError && err.code !== "aborted") {
-        throw new WeSpeakerError(err.code, `${where}: ${err.message}`, { cause: err });
-      }
-      throw err;
+      throw located(where, err);
     }
-    firstChunk += inBatch;
+    firstChunk += count;
     inBatch = 0;
-    onProgress?.({ stage: "embeddings", done: firstChunk, total });
   };
   const addChunk = async (queue: SampleQueue, start: number, end: number) => {
     const chunk = chunks.subarray(inBatch * window, (inBatch + 1) * window);
@@ -204,50 +267,51 @@ export async function processChunks(
     if (++inBatch === batchSize) await run();
   };
 
-  checkAborted();
   const queue = new SampleQueue();
   let received = 0;
   let next = 0; // start of the next chunk, in samples
-  for await (const block of modelRateChunks(source)) {
-    if (!(block instanceof Float32Array)) {
-      throw new WeSpeakerError(
-        "invalid-argument",
-        `${label}: audio blocks must be Float32Arrays of mono samples`,
-      );
-    }
-    for (let i = 0; i < block.length; i++) {
-      if (!Number.isFinite(block[i])) {
+  try {
+    checkAborted();
+    for await (const block of modelRateChunks(source)) {
+      if (!(block instanceof Float32Array)) {
         throw new WeSpeakerError(
           "invalid-argument",
-          `${label}: sample ${received + i} (at 16 kHz) is ${block[i]}; audio must be finite`,
+          `${label}: audio blocks must be Float32Arrays of mono samples`,
         );
       }
+      for (let i = 0; i < block.length; i++) {
+        if (!Number.isFinite(block[i])) {
+          throw new WeSpeakerError(
+            "invalid-argument",
+            `${label}: sample ${received + i} (at 16 kHz) is ${block[i]}; audio must be finite`,
+          );
+        }
+      }
+      checkAborted();
+      queue.append(block);
+      received += block.length;
+      while (received >= next + window) {
+        await addChunk(queue, next, next + window);
+        next += step;
+        queue.dropBefore(next);
+      }
     }
-    checkAborted();
-    queue.append(block);
-    received += block.length;
-    while (received >= next + window) {
-      await addChunk(queue, next, next + window);
-      next += step;
-      queue.dropBefore(next);
+    if (received === 0) throw new WeSpeakerError("audio-too-short", `${label}: the audio is empty`);
+    if (received < FRAME_SAMPLES) {
+      const seconds = (n: number) => (n / MODEL_SAMPLE_RATE).toFixed(3);
+      throw new WeSpeakerError(
+        "audio-too-short",
+        `${label}: ${received} samples at 16 kHz (${seconds(received)} s) is shorter than one segmentation ` +
+          `frame (${FRAME_SAMPLES} samples, ${seconds(FRAME_SAMPLES)} s): nothing to diarize`,
+      );
     }
+    // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
+    if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
+    if (inBatch > 0) await run();
+    await settled();
+  } finally {
+    await pending; // an error never leaves a native call running behind it
   }
-  if (received === 0) throw new WeSpeakerError("audio-too-short", `${label}: the audio is empty`);
-  if (received < FRAME_SAMPLES) {
-    throw new WeSpeakerError(
-      "audio-too-short",
-      `${label}: ${received} samples at 16 kHz (${
-        (received / MODEL_SAMPLE_RATE).toFixed(3)
-      } s) is shorter than ` +
-        `one segmentation frame (${FRAME_SAMPLES} samples, ${
-          (FRAME_SAMPLES / MODEL_SAMPLE_RATE).toFixed(3)
-        } s): ` +
-        `nothing to diarize`,
-    );
-  }
-  // The padded last chunk, where the full ones leave samples uncovered (or the audio is shorter than one).
-  if (received < window || (received - window) % step > 0) await addChunk(queue, next, received);
-  if (inBatch > 0) await run();
   return {
     numSamples: received,
     numChunks: firstChunk,

@@ -61,6 +61,14 @@ export interface DiarizeOptions extends FileOptions {
    * runs one full network pass per (chunk, speaker) as pyannote does: same output, about 3x slower.
    */
   shareTrunk?: boolean;
+  /**
+   * Fast mode, off by default: NOT pyannote's output. Chunks every 2 s instead of 1 (unless `step` says
+   * otherwise), and the embedding trunk computed once over each batch's stretch of audio (its chunks
+   * overlap), each (chunk, speaker) pooled over its chunk's frames of it: features normalised over the
+   * stretch, and context from around the chunk where pyannote pads it with zeros. Segmentation, clustering
+   * and reconstruction are pyannote's. See the README for its speed and how far its output moves.
+   */
+  fast?: boolean;
   /** Called as the stages advance. */
   onProgress?: (progress: DiarizationProgress) => void;
   /**
@@ -237,7 +245,14 @@ export class DiarizationPipeline implements Disposable {
     positiveInteger("minClusterSize", options.minClusterSize);
     nonNegative("minDurationOff", options.minDurationOff);
     nonNegative("threshold", options.threshold);
-    const stepSeconds = options.step ?? this.settings.step;
+    const fast = options.fast ?? false;
+    if (fast && options.shareTrunk === false) {
+      throw new WeSpeakerError(
+        "invalid-argument",
+        "fast mode shares the trunk: it takes no shareTrunk: false",
+      );
+    }
+    const stepSeconds = options.step ?? (fast ? 2 : this.settings.step);
     if (!(typeof stepSeconds === "number" && stepSeconds > 0 && stepSeconds <= 10)) {
       throw new WeSpeakerError("invalid-argument", `step must be in (0, 10] seconds, got ${stepSeconds}`);
     }
@@ -258,6 +273,7 @@ export class DiarizationPipeline implements Disposable {
       batchSize: options.batchSize ?? 8,
       shareTrunk: options.shareTrunk ?? true,
       excludeOverlap: this.settings.excludeOverlap,
+      windowTrunk: fast,
       expectedSamples: expected,
       onProgress: options.onProgress,
       signal: options.signal,
