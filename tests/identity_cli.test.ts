@@ -2,7 +2,7 @@
 // Deno and Bun both): enroll, identify, verify, speakers, eval-trials, and diarize --registry /
 // --transcript / --format / --svg, with every bad input the issue names.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { parseRTTM } from "../lib/formats/rttm.ts";
@@ -11,6 +11,7 @@ import { modelIdentity } from "../lib/identity/model_id.ts";
 import { SpeakerRegistry } from "../lib/identity/registry.ts";
 import { evaluateScores } from "../lib/identity/trials.ts";
 import { WeSpeakerModel } from "../lib/model.ts";
+import { generatePldaFiles } from "../scripts/generate_pipeline.ts";
 import { generateWeights } from "../scripts/generate_weights.ts";
 import { runCli } from "./helpers/runtime.ts";
 import { segmentationWaveform } from "./helpers/segmentation_inputs.ts";
@@ -148,6 +149,24 @@ describe("identity CLI", () => {
     fails(["verify", "-w", weights, clips[0]], 2, /verify takes two files/);
     fails(["identify", "-r", db, "-w", weights, "-t", "x", clips[0]], 2, /--threshold must be a number/);
     fails(["enroll", "-r", db, "Alice"], 2, /enroll takes at least 2/);
+  });
+
+  test("verify --plda DIR: community-1's PLDA scores by log-likelihood ratio; a bad DIR is named", async () => {
+    const { transform, plda } = await generatePldaFiles();
+    const dir = join(scratch, "plda");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "xvec_transform.npz"), transform);
+    writeFileSync(join(dir, "plda.npz"), plda);
+    const self = JSON.parse(ok(["verify", "-w", weights, "--plda", dir, "--json", clips[0], clips[0]]));
+    const other = JSON.parse(ok(["verify", "-w", weights, "--plda", dir, "--json", clips[0], clips[3]]));
+    assert.equal(self.scorer, "plda");
+    assert.equal(self.threshold, 0);
+    assert.ok(self.score > other.score, `${self.score} vs ${other.score}`);
+    fails(
+      ["verify", "-w", weights, "--plda", join(scratch, "nowhere"), clips[0], clips[1]],
+      1,
+      /nowhere\/xvec_transform\.npz/,
+    );
   });
 
   test("eval-trials: EER and minDCF of the scores, the rates at the threshold, per-trial scores", async () => {

@@ -6,6 +6,8 @@ import { describe, test } from "node:test";
 import { WeSpeakerError } from "../lib/errors.ts";
 import { type PLDAModel, pldaScorer } from "../lib/identity/plda_scorer.ts";
 import { SpeakerRegistry } from "../lib/identity/registry.ts";
+import { PLDA } from "../lib/diarization/plda.ts";
+import { generatePldaFiles } from "../scripts/generate_pipeline.ts";
 
 const golden: {
   psi: number[];
@@ -14,7 +16,7 @@ const golden: {
   readFileSync(new URL("./fixtures/identity/plda.json", import.meta.url), "utf8"),
 );
 // The golden vectors are already in PLDA space.
-const plda: PLDAModel = { psi: Float32Array.from(golden.psi), transform: (x) => x };
+const plda: PLDAModel = { phi: Float64Array.from(golden.psi), transform: (x) => Float64Array.from(x) };
 const MODEL = { model: "m", revision: "r" };
 
 describe("PLDA scorer", () => {
@@ -50,11 +52,39 @@ describe("PLDA scorer", () => {
   });
 
   test("bad models are refused", () => {
-    assert.throws(() => pldaScorer({ psi: Float32Array.of(1, 0), transform: (x) => x }), WeSpeakerError);
-    const scorer = pldaScorer({ psi: Float32Array.of(1, 2), transform: (x) => x.subarray(0, 1) });
+    const identity = (x: Float32Array) => Float64Array.from(x);
+    assert.throws(() => pldaScorer({ phi: Float64Array.of(1, 0), transform: identity }), WeSpeakerError);
+    const scorer = pldaScorer({ phi: Float64Array.of(1, 2), transform: (x) => identity(x).subarray(0, 1) });
     assert.throws(
       () => scorer.query(Float32Array.of(1, 2)),
-      /the PLDA transform gave 1 values, its psi has 2/,
+      /the PLDA transform gave 1 values, its phi has 2/,
     );
+  });
+
+  test("community-1's PLDA class plugs in as it is: its transform, then the closed form", async () => {
+    const files = await generatePldaFiles();
+    const community = await PLDA.fromBytes(files.transform, files.plda);
+    const scorer = pldaScorer(community);
+    // The same scorer over features transformed beforehand (an identity transform on PLDA space).
+    const inSpace = pldaScorer({ phi: community.phi, transform: (x) => Float64Array.from(x) });
+    let seed = 3;
+    const clip = () =>
+      Float32Array.from(
+        { length: community.inputDim },
+        () => (seed = (seed * 16807) % 2147483647) / 2 ** 31 - 0.5,
+      );
+    const [a1, a2, b] = [clip(), clip(), clip()];
+    const toSpace = (x: Float32Array) => Float32Array.from(community.transform(x, 1));
+    const score = scorer.scoreAll(scorer.query(b), scorer.speakerModel([a1, a2]), 1)[0];
+    const expected = inSpace.scoreAll(
+      inSpace.query(toSpace(b)),
+      inSpace.speakerModel([toSpace(a1), toSpace(a2)]),
+      1,
+    )[0];
+    assert.ok(Number.isFinite(score) && Math.abs(score - expected) <= 1e-4 * (1 + Math.abs(expected)));
+    // A clip scores higher against a speaker enrolled from itself than against another.
+    const self = scorer.scoreAll(scorer.query(a1), scorer.speakerModel([a1]), 1)[0];
+    const other = scorer.scoreAll(scorer.query(a1), scorer.speakerModel([b]), 1)[0];
+    assert.ok(self > other, `${self} vs ${other}`);
   });
 });

@@ -14,7 +14,7 @@ import type { WeSpeakerModel } from "../model.ts";
 import { type Args, flag, type OptionTable, secondsOption, stringOption, UsageError } from "./command.ts";
 import { readText } from "./text_files.ts";
 import { writeOutput } from "./output.ts";
-import { thresholdOption } from "./registry_options.ts";
+import { PLDA_HELP, PLDA_OPTIONS, scorerOption, thresholdOption } from "./registry_options.ts";
 
 /** The options. */
 export const DIARIZE_IDENTITY_OPTIONS: OptionTable = {
@@ -24,12 +24,14 @@ export const DIARIZE_IDENTITY_OPTIONS: OptionTable = {
   format: { type: "string" },
   "transcript-tolerance": { type: "string" },
   svg: { type: "string" },
+  ...PLDA_OPTIONS,
 };
 
 /** Their help lines. */
 export const DIARIZE_IDENTITY_HELP =
   `      --registry FILE         name the speakers found after the speakers enrolled in FILE
       --name-threshold T      decision threshold for names (default: the scorer's, see the README)
+${PLDA_HELP}
       --transcript FILE       a transcript (Whisper JSON, SRT, WebVTT) to label with the speakers
       --format F              rttm, json, srt or vtt (default: rttm; with --transcript, its own format)
       --transcript-tolerance S
@@ -98,9 +100,11 @@ export async function withNamingRegistry<T>(
   const threshold = thresholdOption(args, "name-threshold");
   if (path === undefined) {
     if (threshold !== undefined) throw new UsageError("--name-threshold goes with --registry");
+    if (stringOption(args, "plda") !== undefined) throw new UsageError("--plda goes with --registry");
     return await body(undefined);
   }
-  using registry = await SpeakerRegistry.open(path, { model, readOnly: true, threshold });
+  const scorer = await scorerOption(args);
+  using registry = await SpeakerRegistry.open(path, { model, readOnly: true, threshold, scorer });
   // A registry of another model is found now, not after the whole recording is diarized.
   await registry.checkModel();
   return await body(registry);

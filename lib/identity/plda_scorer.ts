@@ -2,7 +2,7 @@
  * PLDA scoring: the log-likelihood ratio of "same speaker" against "different speakers" under a
  * two-covariance PLDA model, given a transform into the space where that model is diagonal, as
  * pyannote's community-1 pipeline (VBx) uses it: within-speaker covariance the identity, between-speaker
- * covariance `diag(psi)`.
+ * covariance `diag(phi)`.
  *
  * @module
  */
@@ -10,32 +10,31 @@ import { WeSpeakerError } from "../errors.ts";
 import { dotAll, type SpeakerScorer } from "./scoring.ts";
 
 /**
- * A PLDA model as a scorer needs it. community-1's PLDA (pyannote's `xvec_tf` followed by `plda_tf`,
- * with `plda_psi`) has this shape.
+ * A PLDA model as a scorer needs it: the shape of community-1's `PLDA` class (`PLDA.load` of its
+ * `xvec_transform.npz` and `plda.npz`), which can be passed as it is.
  */
 export interface PLDAModel {
   /**
-   * Maps an embedding as the registry stores it (the model's raw output) into PLDA space, where the
-   * within-speaker covariance is the identity. Returns `psi.length` values.
+   * Maps `n` embeddings as the registry stores them (the model's raw output), row-major, into PLDA space,
+   * where the within-speaker covariance is the identity. Returns `n × phi.length` values.
    */
-  transform(embedding: Float32Array): Float32Array;
+  transform(embeddings: Float32Array, n: number): Float64Array;
   /** The between-speaker variances in that space (each > 0). */
-  readonly psi: Float32Array;
+  readonly phi: Float64Array;
 }
 
 function transformed(plda: PLDAModel, embedding: Float32Array): Float64Array {
-  const y = plda.transform(embedding);
-  if (y.length !== plda.psi.length) {
+  const y = plda.transform(embedding, 1);
+  if (y.length !== plda.phi.length) {
     throw new WeSpeakerError(
       "invalid-argument",
-      `the PLDA transform gave ${y.length} values, its psi has ${plda.psi.length}`,
+      `the PLDA transform gave ${y.length} values, its phi has ${plda.phi.length}`,
     );
   }
-  const out = Float64Array.from(y);
-  if (!out.every(Number.isFinite)) {
+  if (!y.every(Number.isFinite)) {
     throw new WeSpeakerError("invalid-argument", "the PLDA transform gave a non-finite value");
   }
-  return out;
+  return y;
 }
 
 /**
@@ -50,9 +49,9 @@ function transformed(plda: PLDAModel, embedding: Float32Array): Float64Array {
  * @param threshold decision threshold on the LLR (default 0)
  */
 export function pldaScorer(plda: PLDAModel, threshold = 0): SpeakerScorer {
-  const psi = Float64Array.from(plda.psi);
+  const psi = Float64Array.from(plda.phi);
   if (psi.length === 0 || !psi.every((p) => Number.isFinite(p) && p > 0)) {
-    throw new WeSpeakerError("invalid-argument", "PLDA psi must hold positive, finite variances");
+    throw new WeSpeakerError("invalid-argument", "PLDA phi must hold positive, finite variances");
   }
   if (!Number.isFinite(threshold)) {
     throw new WeSpeakerError("invalid-argument", `threshold must be finite, got ${threshold}`);

@@ -1,7 +1,15 @@
 import { type Command, countOption, flag, stringOption } from "../command.ts";
 import { MODEL_HELP, MODEL_OPTIONS, withModel } from "../model_options.ts";
 import { OUTPUT_OPTION, writeOutput } from "../output.ts";
-import { REGISTRY_HELP, REGISTRY_OPTIONS, thresholdOption, withRegistry } from "../registry_options.ts";
+import {
+  PLDA_HELP,
+  PLDA_OPTIONS,
+  REGISTRY_HELP,
+  REGISTRY_OPTIONS,
+  scorerOption,
+  thresholdOption,
+  withRegistry,
+} from "../registry_options.ts";
 
 /** `wespeaker identify -r R FILE...`: who is speaking in each file. */
 export const identify: Command = {
@@ -18,12 +26,14 @@ ${REGISTRY_HELP}
 ${MODEL_HELP}
   -k, --top-k K               how many candidates to list (default 1)
   -t, --threshold T           decision threshold (default: the scorer's, see the README)
+${PLDA_HELP}
       --json                  one JSON object per line
   -o, --output FILE           write there (atomically) instead of stdout`,
   options: {
     ...REGISTRY_OPTIONS,
     ...MODEL_OPTIONS,
     ...OUTPUT_OPTION,
+    ...PLDA_OPTIONS,
     "top-k": { type: "string", short: "k" },
     threshold: { type: "string", short: "t" },
     json: { type: "boolean" },
@@ -32,10 +42,11 @@ ${MODEL_HELP}
   async run(args) {
     const topK = countOption(args, "top-k") ?? 1;
     const threshold = thresholdOption(args);
+    const scorer = await scorerOption(args);
     const lines = await withModel(
       args,
       (model) =>
-        withRegistry(args, "identify", { model, readOnly: true, threshold }, async (registry) => {
+        withRegistry(args, "identify", { model, readOnly: true, threshold, scorer }, async (registry) => {
           const out: string[] = [];
           for (const file of args.positionals) {
             const who = await registry.identify(file, { topK });

@@ -2,7 +2,15 @@ import { SpeakerRegistry, type Verification } from "../../identity/registry.ts";
 import { type Command, flag, stringOption, UsageError } from "../command.ts";
 import { MODEL_HELP, MODEL_OPTIONS, withModel } from "../model_options.ts";
 import { OUTPUT_OPTION, writeOutput } from "../output.ts";
-import { REGISTRY_HELP, REGISTRY_OPTIONS, thresholdOption, withRegistry } from "../registry_options.ts";
+import {
+  PLDA_HELP,
+  PLDA_OPTIONS,
+  REGISTRY_HELP,
+  REGISTRY_OPTIONS,
+  scorerOption,
+  thresholdOption,
+  withRegistry,
+} from "../registry_options.ts";
 
 /** `wespeaker verify A B` or `wespeaker verify -r R --speaker NAME FILE`: same speaker or not. */
 export const verify: Command = {
@@ -20,12 +28,14 @@ ${REGISTRY_HELP} (with --speaker)
       --speaker NAME          the enrolled speaker to compare FILE with
 ${MODEL_HELP}
   -t, --threshold T           decision threshold (default: the scorer's, see the README)
+${PLDA_HELP}
       --json                  JSON output
   -o, --output FILE           write there (atomically) instead of stdout`,
   options: {
     ...REGISTRY_OPTIONS,
     ...MODEL_OPTIONS,
     ...OUTPUT_OPTION,
+    ...PLDA_OPTIONS,
     speaker: { type: "string" },
     threshold: { type: "string", short: "t" },
     json: { type: "boolean" },
@@ -34,6 +44,7 @@ ${MODEL_HELP}
   async run(args) {
     const speaker = stringOption(args, "speaker");
     const threshold = thresholdOption(args);
+    const scorer = await scorerOption(args);
     const files = args.positionals;
     let result: Verification;
     if (speaker !== undefined) {
@@ -44,7 +55,7 @@ ${MODEL_HELP}
           withRegistry(
             args,
             "verify --speaker",
-            { model, readOnly: true, threshold },
+            { model, readOnly: true, threshold, scorer },
             (registry) => registry.verify(files[0], { speaker }),
           ),
       );
@@ -56,7 +67,7 @@ ${MODEL_HELP}
         throw new UsageError("--registry goes with --speaker NAME");
       }
       result = await withModel(args, async (model) => {
-        using registry = SpeakerRegistry.inMemory({ model, threshold });
+        using registry = SpeakerRegistry.inMemory({ model, threshold, scorer });
         return await registry.verify(files[0], files[1]);
       });
     }
