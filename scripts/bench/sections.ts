@@ -25,4 +25,5 @@ export const SECTIONS: readonly BenchSection[] = [
   kernelPathsSection,
   audioSection,
   identitySection,
+  pipelineClusteringSection,
 ];
