@@ -67,22 +67,30 @@ export function sqliteUnavailableMessage(runtime: string): string {
     `its export() in a JSON file instead, or upgrade the runtime`;
 }
 
-async function openDatabase(path: string, readOnly: boolean): Promise<Database> {
-  let open: (path: string) => Database;
+/**
+ * The runtime's SQLite: `bun:sqlite` under Bun, `node:sqlite` under Deno and Node, as a function that opens
+ * a database file.
+ *
+ * @throws {WeSpeakerError} `library-not-found` naming the runtime and the way out when it has none
+ */
+export async function loadSqlite(): Promise<(path: string, readOnly: boolean) => Database> {
   if (isBun) {
     const { Database } = (await import(BUN_SQLITE)) as BunSqlite;
-    open = (p) => new Database(p, { readonly: readOnly, create: !readOnly });
-  } else {
-    let mod: NodeSqlite;
-    try {
-      mod = (await import("node:sqlite")) as unknown as NodeSqlite;
-    } catch (err) {
-      throw new WeSpeakerError("library-not-found", sqliteUnavailableMessage(runtimeName()), { cause: err });
-    }
-    open = (p) => new mod.DatabaseSync(p, { readOnly });
+    return (p, readOnly) => new Database(p, { readonly: readOnly, create: !readOnly });
   }
+  let mod: NodeSqlite;
   try {
-    return open(path);
+    mod = (await import("node:sqlite")) as unknown as NodeSqlite;
+  } catch (err) {
+    throw new WeSpeakerError("library-not-found", sqliteUnavailableMessage(runtimeName()), { cause: err });
+  }
+  return (p, readOnly) => new mod.DatabaseSync(p, { readOnly });
+}
+
+async function openDatabase(path: string, readOnly: boolean): Promise<Database> {
+  const open = await loadSqlite();
+  try {
+    return open(path, readOnly);
   } catch (err) {
     throw new WeSpeakerError("io", `cannot open speaker registry ${path}: ${reason(err)}`, { cause: err });
   }
